@@ -1,0 +1,73 @@
+"""One settings object, read once; defaults live here as data.
+
+Every field can be overridden with an environment variable ``SEGUE_<FIELD>``
+(upper case), e.g. ``SEGUE_TARGET_LUFS=-16``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from segue.errors import SegueError
+
+
+def default_cache_dir() -> Path:
+    """Where segue keeps caches: ``$SEGUE_CACHE_DIR`` or the XDG cache home."""
+    env = os.environ.get("SEGUE_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "segue"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Tunables of the pipeline, with the defaults a radio engineer would pick."""
+
+    #: Integrated loudness every track is normalised to (streaming services: about −14).
+    target_lufs: float = -14.0
+    #: Sample rate of the mix.
+    sample_rate: int = 44100
+    #: Sample rate the analysis works at (features do not need more).
+    analysis_rate: int = 22050
+    #: How far the music is ducked under the voice.
+    duck_db: float = -12.0
+    #: Ducking attack and release.
+    duck_down_s: float = 0.15
+    duck_up_s: float = 0.5
+    #: Speech loudness relative to the target loudness of the music.
+    voice_offset_db: float = 0.0
+    #: Talk-ups end this long before the track's intro end ("hitting the post").
+    post_margin_s: float = 0.5
+    #: Crossfade bounds.
+    min_crossfade_s: float = 2.0
+    max_crossfade_s: float = 8.0
+    #: Output ceiling of the limiter.
+    ceiling_dbfs: float = -1.0
+    #: pyttsx3 speech rate in words per minute, and voice id (empty: engine default).
+    voice_rate_wpm: int = 165
+    voice_id: str = ""
+    #: Seed for every random choice: the same inputs give the same set.
+    seed: int = 0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from defaults overridden by ``SEGUE_*`` variables."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"SEGUE_{f.name.upper()}")
+            if raw is None:
+                continue
+            kind = type(getattr(cls, f.name))
+            try:
+                values[f.name] = kind(raw)
+            except ValueError as exc:
+                raise SegueError(
+                    f"SEGUE_{f.name.upper()}={raw!r}: expected {kind.__name__}"
+                ) from exc
+        return cls(**values)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Mixing: cue decisions, the timeline, the block renderer, encoders and artifacts."""

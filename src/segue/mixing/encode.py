@@ -1,0 +1,146 @@
+"""File sinks: PCM blocks piped into ffmpeg, written atomically.
+
+The mix is encoded into a hidden temporary file beside the output and renamed
+over the output name only when encoding finished, so an interrupted render never
+leaves a half-written file under the output name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+from segue.analysis.decode import ffmpeg_binary
+from segue.errors import MixError, OutputError
+from segue.models import FloatArray
+
+#: ffmpeg encoder arguments per output extension.
+CODECS: dict[str, list[str]] = {
+    ".mp3": ["-c:a", "libmp3lame", "-q:a", "2", "-f", "mp3"],
+    ".ogg": ["-c:a", "libvorbis", "-q:a", "5", "-f", "ogg"],
+    ".opus": ["-c:a", "libopus", "-b:a", "160k", "-f", "opus"],
+    ".flac": ["-c:a", "flac", "-f", "flac"],
+    ".wav": ["-c:a", "pcm_s16le", "-f", "wav"],
+}
+
+#: Sidecar files written beside the mix, by suffix.
+SIDECARS = (".json", ".vtt")
+
+
+def sidecar(out: Path, suffix: str) -> Path:
+    """The artifact beside ``out`` with the same stem: ``out/demo.mp3`` → ``out/demo.json``."""
+    return out.with_suffix(suffix)
+
+
+def check_output_path(out: Path, inputs: Iterable[Path]) -> None:
+    """Refuse an output that cannot be written or would overwrite an input.
+
+    Checked before any work starts: the extension, the folder (created if
+    missing, must be writable), and that neither the mix nor its sidecars is one
+    of the input files.
+    """
+    ext = out.suffix.lower()
+    if ext not in CODECS:
+        raise OutputError(
+            f"{out}: unsupported output format {ext or '(none)'}; use one of {', '.join(CODECS)}"
+        )
+    if out.is_dir():
+        raise OutputError(f"{out}: is a folder, expected a file name")
+    targets = [out] + [sidecar(out, s) for s in SIDECARS]
+    resolved_inputs = {p.resolve() for p in inputs}
+    for target in targets:
+        if target.resolve() in resolved_inputs:
+            raise OutputError(f"{target}: is one of the inputs; refusing to overwrite it")
+    folder = out.parent if str(out.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot create folder {folder} ({exc.strerror})") from exc
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{out}: folder {folder} is not writable")
+    for target in targets:
+        if target.exists() and not os.access(target, os.W_OK):
+            raise OutputError(f"{target}: exists and is not writable")
+
+
+class FileSink:
+    """Encode float32 stereo blocks to ``out`` with ffmpeg; atomic on success."""
+
+    def __init__(self, out: Path, *, sr: int, channels: int = 2) -> None:
+        ext = out.suffix.lower()
+        if ext not in CODECS:
+            raise OutputError(f"{out}: unsupported output format {ext}")
+        self.out = out
+        fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".partial{ext}", dir=out.parent)
+        os.close(fd)
+        self.tmp = Path(tmp)
+        cmd = [
+            ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+            "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
+            *CODECS[ext], str(self.tmp),
+        ]  # fmt: skip
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, block: FloatArray) -> None:
+        """Append a ``(channels, n)`` block."""
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(block.T.astype("<f4").tobytes())
+        except BrokenPipeError as exc:
+            raise MixError(f"{self.out}: encoder stopped: {self._stderr()}") from exc
+
+    def close(self) -> None:
+        """Finish encoding and move the file into place."""
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        code = self._proc.wait()
+        if code != 0:
+            err = self._stderr()
+            self.abort()
+            raise MixError(f"{self.out}: encoding failed ({err})")
+        os.replace(self.tmp, self.out)
+
+    def abort(self) -> None:
+        """Stop the encoder and remove the partial file."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        with contextlib.suppress(FileNotFoundError):
+            self.tmp.unlink()
+
+    def _stderr(self) -> str:
+        assert self._proc.stderr is not None
+        text = self._proc.stderr.read().decode("utf-8", "replace").strip()
+        return text.splitlines()[-1] if text else "no message"
+
+    def __enter__(self) -> FileSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

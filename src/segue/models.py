@@ -1,0 +1,186 @@
+"""The typed values passed between pipeline stages.
+
+files → :class:`Track` (tags + :class:`TrackAnalysis`) → :class:`Plan` →
+:class:`Link` per gap → :class:`Speech` → :class:`Timeline` → sink.
+
+Every value is a frozen dataclass so a stage can be run, tested and cached on its
+own. Times are seconds, levels dB/LUFS, as their names say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+TalkLevel = Literal["off", "brief", "normal", "chatty"]
+TALK_LEVELS: tuple[TalkLevel, ...] = ("off", "brief", "normal", "chatty")
+
+FloatArray = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Descriptive metadata of a track; title and artist are never empty."""
+
+    title: str
+    artist: str
+    album: str | None = None
+    year: int | None = None
+    genre: str | None = None
+
+
+@dataclass(frozen=True)
+class TrackAnalysis:
+    """What the analysis stage knows about one track's audio.
+
+    Attributes
+    ----------
+    duration_s : length of the decoded audio.
+    bpm, bpm_confidence : tempo in beats per minute and a 0–1 confidence.
+    beat_times_s : the beat grid.
+    key, camelot, key_confidence : e.g. ``"A minor"``, ``"8A"`` and a 0–1 confidence.
+    lufs : integrated loudness (ITU-R BS.1770) of the whole track.
+    peak_dbfs : sample peak over all channels.
+    energy : 0–1 scalar, see :func:`segue.analysis.features.energy_score`.
+    first_sound_s, last_sound_s : first and last moment above −60 dBFS.
+    intro_end_s : where the song arrives after its intro (the talk-over window ends here).
+    outro_start_s : where the ending begins (the next track may come in from here).
+
+    """
+
+    duration_s: float
+    bpm: float
+    bpm_confidence: float
+    beat_times_s: tuple[float, ...]
+    key: str
+    camelot: str
+    key_confidence: float
+    lufs: float
+    peak_dbfs: float
+    energy: float
+    first_sound_s: float
+    last_sound_s: float
+    intro_end_s: float
+    outro_start_s: float
+
+
+@dataclass(frozen=True)
+class Track:
+    """A playable file with its tags and analysis."""
+
+    path: str
+    tags: Tags
+    analysis: TrackAnalysis
+
+
+@dataclass(frozen=True)
+class Listener:
+    """Who is listening: used to personalise links and, later, the order."""
+
+    name: str | None = None
+    language: str = "en"
+    liked_artists: tuple[str, ...] = ()
+    liked_genres: tuple[str, ...] = ()
+    talk_level: TalkLevel = "normal"
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One step of a plan: from position ``from_pos`` to ``to_pos`` in the order."""
+
+    from_pos: int
+    to_pos: int
+    cost: float
+    terms: Mapping[str, float]
+    reason: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Tracks in play order with the transition between each consecutive pair."""
+
+    tracks: tuple[Track, ...]
+    transitions: tuple[Transition, ...]
+    total_cost: float
+
+
+LinkKind = Literal["opening", "link"]
+
+
+@dataclass(frozen=True)
+class Link:
+    """A spoken link heard before (over the intro of) track ``before_track``."""
+
+    before_track: int
+    kind: LinkKind
+    text: str
+    template: str
+    backend: str
+    fallback_reason: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Speech:
+    """Synthesized speech for a link: mono float32 samples at ``sr`` Hz."""
+
+    link: Link
+    samples: FloatArray
+    sr: int
+    voice: str
+
+    @property
+    def duration_s(self) -> float:
+        """Length of the speech in seconds."""
+        return float(len(self.samples)) / self.sr
+
+
+@dataclass(frozen=True)
+class TimelineTrack:
+    """Where a track sits in the mix and how it is played."""
+
+    path: str
+    title: str
+    artist: str
+    start_s: float
+    end_s: float
+    source_in_s: float
+    source_out_s: float
+    gain_db: float
+    fade_in_s: float
+    fade_out_s: float
+    intro_end_s: float
+    outro_start_s: float
+    bpm: float
+    camelot: str
+    energy: float
+
+
+@dataclass(frozen=True)
+class TimelineLink:
+    """Where a link is heard in the mix."""
+
+    text: str
+    start_s: float
+    end_s: float
+    before_track: int
+    backend: str
+    template: str
+    duck_db: float
+    voice: str
+    fallback: str | None = None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The whole mix as events on one clock (seconds from the start of the mix)."""
+
+    duration_s: float
+    target_lufs: float
+    sr: int
+    tracks: tuple[TimelineTrack, ...]
+    links: tuple[TimelineLink, ...]
+    speech: tuple[Speech, ...] = field(default=(), repr=False)

@@ -1,0 +1,1 @@
+"""Voice: text-to-speech engines and speech processing."""

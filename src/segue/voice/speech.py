@@ -1,0 +1,138 @@
+"""From link text to mix-ready speech: synthesis, cache, trim, resample, level."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from math import gcd
+from pathlib import Path
+from typing import Protocol
+
+import librosa
+import numpy as np
+import pyloudnorm
+import soundfile as sf
+from scipy.signal import resample_poly
+
+from segue.config import Settings
+from segue.errors import VoiceError
+from segue.models import FloatArray, Link, Speech
+
+log = logging.getLogger(__name__)
+
+
+class SpeechEngine(Protocol):
+    """One interface for every text-to-speech engine."""
+
+    name: str
+
+    @property
+    def voice_id(self) -> str:
+        """Backend, voice and rate: what makes two syntheses of a text differ."""
+        ...
+
+    def synthesize(self, text: str) -> tuple[FloatArray, int]:
+        """Mono float32 samples and their sample rate."""
+        ...
+
+
+class SpeechCache:
+    """Raw engine output stored as FLAC, keyed by voice id and text."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _path(self, voice_id: str, text: str) -> Path:
+        digest = hashlib.sha256(f"{voice_id}\n{text}".encode()).hexdigest()[:32]
+        return self.directory / f"{digest}.flac"
+
+    def get(self, voice_id: str, text: str) -> tuple[FloatArray, int] | None:
+        """Cached samples for this voice and text, or ``None``."""
+        path = self._path(voice_id, text)
+        if not path.is_file():
+            return None
+        try:
+            data, sr = sf.read(path, dtype="float32")
+        except (sf.LibsndfileError, RuntimeError):
+            log.warning("%s: unreadable speech cache entry, ignoring it", path)
+            return None
+        return np.asarray(data, dtype=np.float32), int(sr)
+
+    def put(self, voice_id: str, text: str, samples: FloatArray, sr: int) -> None:
+        """Store samples; a cache that cannot be written only costs speed."""
+        path = self._path(voice_id, text)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp.flac")
+            sf.write(tmp, samples, sr, subtype="PCM_16")
+            tmp.replace(path)
+        except OSError as exc:
+            log.warning("speech cache not written (%s)", exc)
+
+
+def prepare_speech(samples: FloatArray, sr: int, *, out_sr: int, target_lufs: float) -> FloatArray:
+    """Trim silence, resample to ``out_sr`` and set the loudness to ``target_lufs``.
+
+    Parameters
+    ----------
+    samples : mono speech, float32.
+    sr : its sample rate in Hz.
+    out_sr : the mix's sample rate in Hz.
+    target_lufs : integrated loudness of the result (BS.1770).
+
+    """
+    trimmed, _ = librosa.effects.trim(samples, top_db=40, frame_length=1024, hop_length=256)
+    if len(trimmed) == 0:
+        raise VoiceError("speech is silent after trimming")
+    if sr != out_sr:
+        g = gcd(sr, out_sr)
+        trimmed = resample_poly(trimmed, out_sr // g, sr // g).astype(np.float32)
+    ramp = min(len(trimmed) // 2, int(0.01 * out_sr))
+    if ramp > 0:  # 10 ms ramps so the cut edges do not click
+        trimmed[:ramp] *= np.linspace(0.0, 1.0, ramp, dtype=np.float32)
+        trimmed[-ramp:] *= np.linspace(1.0, 0.0, ramp, dtype=np.float32)
+    meter = pyloudnorm.Meter(out_sr)
+    if len(trimmed) >= int(0.5 * out_sr):
+        loudness = float(meter.integrated_loudness(trimmed.astype(np.float64)))
+    else:  # too short for gated loudness: use its RMS as an estimate
+        loudness = 20 * float(np.log10(np.sqrt(np.mean(trimmed**2)) + 1e-12)) - 0.7
+    if not np.isfinite(loudness):
+        raise VoiceError("speech has no measurable loudness")
+    out: FloatArray = (trimmed * 10 ** ((target_lufs - loudness) / 20)).astype(np.float32)
+    return out
+
+
+def speak_links(
+    links: Sequence[Link],
+    engine: SpeechEngine,
+    settings: Settings,
+    cache: SpeechCache | None = None,
+) -> tuple[list[Speech], dict[int, str]]:
+    """Synthesize every link.
+
+    Returns the speech for each link that worked and, for each that failed, the
+    reason keyed by its ``before_track``; a failed link is dropped, the music
+    plays on.
+    """
+    speeches: list[Speech] = []
+    failures: dict[int, str] = {}
+    for link in links:
+        try:
+            raw = cache.get(engine.voice_id, link.text) if cache else None
+            if raw is None:
+                raw = engine.synthesize(link.text)
+                if cache:
+                    cache.put(engine.voice_id, link.text, *raw)
+            samples = prepare_speech(
+                raw[0], raw[1], out_sr=settings.sample_rate,
+                target_lufs=settings.target_lufs + settings.voice_offset_db,
+            )  # fmt: skip
+        except VoiceError as exc:
+            log.warning("link before track %d not spoken: %s", link.before_track + 1, exc)
+            failures[link.before_track] = str(exc)
+            continue
+        speeches.append(
+            Speech(link=link, samples=samples, sr=settings.sample_rate, voice=engine.voice_id)
+        )
+    return speeches, failures

@@ -1,0 +1,86 @@
+"""Decoding any format/rate/layout, refusing bad files by name, and reading tags."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from segue.analysis.decode import decode
+from segue.analysis.tags import read_tags
+from segue.errors import DecodeError
+
+
+def _tone(sr: int, seconds: float, channels: int) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    mono = 0.5 * np.sin(2 * np.pi * 440 * t)
+    return np.stack([mono] * channels, axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize(("sr", "channels"), [(8000, 1), (44100, 2), (96000, 2), (48000, 6)])
+def test_any_rate_and_layout_decodes_to_stereo_at_the_asked_rate(
+    tmp_path: Path, sr: int, channels: int
+) -> None:
+    path = tmp_path / f"tone_{sr}_{channels}.wav"
+    sf.write(path, _tone(sr, 2.0, channels), sr)
+    out = decode(path, sr=22050, channels=2)
+    assert out.shape[0] == 2
+    assert out.shape[1] == pytest.approx(2.0 * 22050, abs=64)
+    assert np.max(np.abs(out)) > 0.1
+
+
+@pytest.mark.parametrize("codec", [
+    ("mp3", ["-c:a", "libmp3lame"]), ("ogg", ["-c:a", "libvorbis"]), ("opus", ["-c:a", "libopus"]),
+    ("m4a", ["-c:a", "aac"]), ("flac", []),
+])
+def test_compressed_formats_decode(tmp_path: Path, codec: tuple[str, list[str]]) -> None:
+    ext, args = codec
+    wav = tmp_path / "src.wav"
+    sf.write(wav, _tone(44100, 2.0, 2), 44100)
+    out_path = tmp_path / f"x.{ext}"
+    cmd = ["ffmpeg", "-v", "error", "-y", "-i", str(wav), *args, str(out_path)]
+    subprocess.run(cmd, check=True)
+    out = decode(out_path, sr=44100, channels=1)
+    assert out.shape == (1, pytest.approx(88200, abs=3000))
+
+
+def test_bad_files_are_named(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.mp3"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.mp3"
+    text.write_text("this is not audio at all\n" * 50)
+    with pytest.raises(DecodeError, match=r"empty\.mp3: empty file"):
+        decode(empty, sr=22050)
+    with pytest.raises(DecodeError, match=r"notes\.mp3: not decodable"):
+        decode(text, sr=22050)
+    with pytest.raises(DecodeError, match=r"missing\.ogg: no such file"):
+        decode(tmp_path / "missing.ogg", sr=22050)
+
+
+def test_tags_and_file_name_fallbacks(tmp_path: Path) -> None:
+    tagged = tmp_path / "x.flac"
+    sf.write(tagged, _tone(22050, 1.0, 1), 22050)
+    import mutagen
+
+    audio = mutagen.File(tagged, easy=True)
+    audio["title"] = "Real Title"
+    audio["artist"] = "Real Artist"
+    audio["date"] = "2009-03-01"
+    audio["genre"] = "Metal"
+    audio.save()
+    tags = read_tags(tagged)
+    assert (tags.title, tags.artist, tags.year, tags.genre) == (
+        "Real Title", "Real Artist", 2009, "Metal")
+
+    named = tmp_path / "03 - Some Band - Their Song.wav"
+    sf.write(named, _tone(22050, 1.0, 1), 22050)
+    tags = read_tags(named)
+    assert (tags.artist, tags.title) == ("Some Band", "Their Song")
+
+    bare = tmp_path / "untitled_take.wav"
+    sf.write(bare, _tone(22050, 1.0, 1), 22050)
+    tags = read_tags(bare)
+    assert (tags.artist, tags.title) == ("Unknown artist", "untitled take")
