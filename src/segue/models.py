@@ -66,6 +66,7 @@ class TrackAnalysis:
     last_sound_s: float
     intro_end_s: float
     outro_start_s: float
+    timbre: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ def analyze_samples(stereo: FloatArray, sr: int, *, name: str = "<samples>") -> 
         last_sound_s=cues.last_sound_s,
         intro_end_s=cues.intro_end_s,
         outro_start_s=cues.outro_start_s,
+        timbre=features.timbre_summary(mono, sr),
     )
 
 

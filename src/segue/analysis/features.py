@@ -131,6 +131,16 @@ def frame_db(y: FloatArray, *, frame: int = 2048, hop: int = HOP) -> npt.NDArray
     return db
 
 
+def timbre_summary(y: FloatArray, sr: int, *, n_mfcc: int = 13) -> tuple[float, ...]:
+    """Mean MFCCs over the track: where its sound sits (dark/bright, dense/sparse).
+
+    Coefficient 0 follows loudness; the rest describe the spectral envelope, so
+    distances between these vectors approximate how different two tracks sound.
+    """
+    mfcc = librosa.feature.mfcc(y=y, sr=sr, n_mfcc=n_mfcc, hop_length=HOP * 4)
+    return tuple(round(float(v), 3) for v in mfcc.mean(axis=1))
+
+
 def energy_score(lufs: float, onset_env: npt.NDArray[np.float64], y: FloatArray, sr: int) -> float:
     """A 0–1 scalar for how energetic a track feels.
 

@@ -1,34 +1,18 @@
-"""The ``segue`` command line: a thin shell over :mod:`segue.pipeline`.
-
-Exit codes: 0 all good; 1 the job finished but something was skipped (each
-culprit named on stderr); 2 nothing could be done (bad arguments, no usable input).
-"""
+"""``segue render``: files in, a narrated mix with transcript and timeline out."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.logging import RichHandler
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from segue import __version__
+from segue.cli import app, err, fail
 from segue.config import Settings
 from segue.errors import SegueError
 from segue.listener import load_listener
 from segue.models import Listener
-
-app = typer.Typer(
-    name="segue",
-    help="An open-source AI DJ: your music, ordered, narrated and mixed.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-err = Console(stderr=True)
 
 _STAGES = {
     "analyse": "Analysing tracks",
@@ -37,35 +21,6 @@ _STAGES = {
     "voice": "Speaking links",
     "mix": "Mixing and encoding",
 }
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"segue {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log details.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
-    ] = False,
-) -> None:
-    """segue: an open-source AI DJ."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_time=False, show_path=False)],
-    )
-    # numba and librosa are chatty at DEBUG; keep our own details only.
-    for noisy in ("numba", "matplotlib", "PIL"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]segue:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
 
 
 @app.command()
@@ -85,7 +40,7 @@ def render(
         profile = load_listener(listener) if listener else Listener()
         settings = Settings.from_env()
     except SegueError as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc)) from exc
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -103,7 +58,7 @@ def render(
                                 progress=progress)
         except SegueError as exc:
             bar.stop()
-            raise _fail(str(exc)) from exc
+            raise fail(str(exc)) from exc
 
     for problem in result.problems:
         err.print(f"[yellow]segue: skipped[/] {problem}", highlight=False, soft_wrap=True)
