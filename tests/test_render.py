@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -14,6 +15,7 @@ import pytest
 from segue.config import Settings
 from segue.listener import load_listener
 from segue.mixing.render import render_blocks
+from segue.models import Timeline
 from segue.pipeline import RenderResult, render_set
 
 pytestmark = pytest.mark.slow
@@ -26,8 +28,9 @@ def rendered(synth_set: dict[str, Path], listener_file: Path,
     return render_set(list(synth_set.values()), out, listener=load_listener(listener_file))
 
 
-def _pcm(result: RenderResult, *, voice: bool) -> np.ndarray:
-    blocks = list(render_blocks(result.timeline, Settings(), voice=voice))
+def _pcm(result: RenderResult | Timeline, *, voice: bool) -> np.ndarray:
+    timeline = result.timeline if isinstance(result, RenderResult) else result
+    blocks = list(render_blocks(timeline, Settings(), voice=voice))
     return np.concatenate(blocks, axis=1)
 
 
@@ -87,13 +90,17 @@ def test_speech_is_heard_where_the_timeline_puts_it_and_nowhere_else(
 
 def test_each_track_is_near_the_target_loudness_in_the_mix(rendered: RenderResult) -> None:
     sr = rendered.timeline.sr
-    music = _pcm(rendered, voice=False)
     meter = pyloudnorm.Meter(sr)
     for tr in rendered.timeline.tracks:
-        a = round((tr.start_s + tr.fade_in_s) * sr)
-        b = round((tr.end_s - tr.fade_out_s) * sr)
-        loudness = meter.integrated_loudness(music[:, a:b].T.astype(np.float64))
+        # The track alone, exactly as the mix plays it (gain, bed, stretch), without fades.
+        solo = dataclasses.replace(
+            rendered.timeline, tracks=(dataclasses.replace(tr, fade_in_s=0.0, fade_out_s=0.0),),
+            links=(), speech=())
+        audio = _pcm(solo, voice=False)
+        a, b = round(tr.start_s * sr), round(tr.end_s * sr)
+        loudness = meter.integrated_loudness(audio[:, a:b].T.astype(np.float64))
         assert loudness == pytest.approx(rendered.timeline.target_lufs, abs=1.0), tr.title
+    music = _pcm(rendered, voice=False)
     assert np.max(np.abs(music)) <= 10 ** (-1 / 20) + 1e-6
 
 

@@ -45,7 +45,7 @@ class Settings:
     post_margin_s: float = 0.5
     #: Crossfade bounds.
     min_crossfade_s: float = 2.0
-    max_crossfade_s: float = 8.0
+    max_crossfade_s: float = 12.0
     #: Output ceiling of the limiter.
     ceiling_dbfs: float = -1.0
     #: pyttsx3 speech rate in words per minute, and voice id (empty: engine default).
@@ -53,6 +53,29 @@ class Settings:
     voice_id: str = ""
     #: Seed for every random choice: the same inputs give the same set.
     seed: int = 0
+    #: Who writes the links: template (offline, the default and the fallback), openai, local.
+    narrator: str = "template"
+    #: OpenAI-compatible server and model (empty: ``OPENAI_BASE_URL`` / the backend's default).
+    llm_base_url: str = ""
+    llm_model: str = ""
+    #: Per request timeout, retries (with exponential backoff from ``llm_backoff_s``) and
+    #: the deadline for one line over all attempts; a line past it falls back to the template.
+    llm_timeout_s: float = 10.0
+    llm_retries: int = 2
+    llm_backoff_s: float = 0.5
+    llm_deadline_s: float = 30.0
+    #: Upper bound on generated tokens per line, and sampling temperature.
+    llm_max_tokens: int = 80
+    llm_temperature: float = 0.7
+    #: CPU threads for the local model (0: all cores).
+    llm_threads: int = 0
+    #: Reuse generated lines from the cache (0: always generate).
+    llm_cache: int = 1
+    #: Phrases a link may never contain, comma-separated (case-insensitive).
+    banned_phrases: str = (
+        "next up,coming up next,up next,stay tuned,without further ado,"
+        "don't touch that dial,you're listening to,banger,let's get this party started"
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -87,6 +87,8 @@ class Listener:
     liked_artists: tuple[str, ...] = ()
     liked_genres: tuple[str, ...] = ()
     talk_level: TalkLevel = "normal"
+    #: What the listener heard recently ("Title by Artist"), oldest first; links may refer to it.
+    recent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,12 +111,20 @@ class Plan:
     total_cost: float
 
 
-LinkKind = Literal["opening", "link"]
+LinkKind = Literal["opening", "link", "closing"]
+#: A talk-over is spoken over the intro of its track; a standalone link does not fit
+#: the intro and needs time of its own (over a bed or the previous outro).
+Delivery = Literal["talkover", "standalone"]
 
 
 @dataclass(frozen=True)
 class Link:
-    """A spoken link heard before (over the intro of) track ``before_track``."""
+    """A spoken link heard before (over the intro of) track ``before_track``.
+
+    A ``closing`` link follows the last track: its ``before_track`` is the number
+    of tracks. ``backend`` is who wrote the text; when an LLM line was refused,
+    ``fallback_reason`` says why and ``backend`` is ``template``.
+    """
 
     before_track: int
     kind: LinkKind
@@ -122,6 +132,9 @@ class Link:
     template: str
     backend: str
     fallback_reason: str | None = None
+    delivery: Delivery = "talkover"
+    word_budget: int = 0
+    window_s: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,8 +153,34 @@ class Speech:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A stretch of a source file played at ``rate`` from ``mix_start_s`` on.
+
+    ``rate`` > 1 plays faster (time-stretched, pitch kept). A track is one or
+    more segments in order; a bed repeats a segment.
+    """
+
+    mix_start_s: float
+    source_start_s: float
+    source_end_s: float
+    rate: float = 1.0
+
+    @property
+    def mix_end_s(self) -> float:
+        """Where the segment ends on the mix clock."""
+        return self.mix_start_s + (self.source_end_s - self.source_start_s) / self.rate
+
+
+@dataclass(frozen=True)
 class TimelineTrack:
-    """Where a track sits in the mix and how it is played."""
+    """Where a track sits in the mix and how it is played.
+
+    ``start_s``/``end_s``, ``intro_end_s`` and ``outro_start_s`` are mix times;
+    ``source_*`` are times in the file. ``crossfade_s`` is the overlap with the
+    previous track, ``transition`` how it was made (beatmatch, crossfade, fade,
+    cut) and why, ``bed_s`` how long the intro was held (looped) so a link could
+    finish before the post.
+    """
 
     path: str
     title: str
@@ -158,6 +197,12 @@ class TimelineTrack:
     bpm: float
     camelot: str
     energy: float
+    crossfade_s: float = 0.0
+    transition: str = "start"
+    transition_reason: str = ""
+    stretch: float = 1.0
+    bed_s: float = 0.0
+    segments: tuple[Segment, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -173,6 +218,7 @@ class TimelineLink:
     duck_db: float
     voice: str
     fallback: str | None = None
+    post_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
+from scipy.signal import firwin
 
 from segue.models import FloatArray
 
@@ -53,11 +54,52 @@ def duck_gain_db(
     return gain
 
 
+#: Oversampling for true-peak measurement (ITU-R BS.1770-4, Annex 2: 4× at 44.1/48 kHz).
+TRUE_PEAK_OVERSAMPLING = 4
+_TP_TAPS = 48
+# A linear-phase low-pass interpolator; each phase is one FIR of 12 taps.
+_TP_FILTER = firwin(_TP_TAPS, 1.0 / TRUE_PEAK_OVERSAMPLING) * TRUE_PEAK_OVERSAMPLING
+_TP_PHASES = [_TP_FILTER[p::TRUE_PEAK_OVERSAMPLING] for p in range(TRUE_PEAK_OVERSAMPLING)]
+_TP_DELAY = round((_TP_TAPS - 1) / 2 / TRUE_PEAK_OVERSAMPLING)
+
+
+def true_peak_envelope(x: FloatArray, history: FloatArray) -> Float64Array:
+    """Per-sample true peak (max over channels and 4 interpolated phases) of ``x``.
+
+    Parameters
+    ----------
+    x : samples, shape ``(channels, n)``.
+    history : the samples just before ``x``, shape ``(channels, 12)``, so the
+        interpolator has context across block boundaries.
+
+    Returns
+    -------
+    Array of ``n`` values: the largest absolute value between each sample and
+    the next, estimated by 4× polyphase interpolation (delay-compensated).
+    """
+    taps = len(_TP_PHASES[0])
+    n = x.shape[1]
+    padded = np.concatenate(
+        [history, x, np.zeros((x.shape[0], _TP_DELAY + 1), dtype=x.dtype)], axis=1
+    ).astype(np.float64)
+    peak = np.abs(x).max(axis=0).astype(np.float64)
+    for phase in _TP_PHASES[1:]:
+        for ch in padded:
+            y = np.convolve(ch, phase, mode="valid")  # y[k] uses padded[k : k + taps]
+            # Output k sits at input time k + taps - 1 - delay, relative to padded.
+            start = taps - 1 - _TP_DELAY - history.shape[1]
+            aligned = y[-start : -start + n] if start < 0 else y[start : start + n]
+            peak = np.maximum(peak, np.abs(aligned[:n]) if len(aligned) >= n else peak)
+    out: Float64Array = peak
+    return out
+
+
 class PeakLimiter:
-    """Look-ahead peak limiter, block by block, with a fixed delay.
+    """Look-ahead true-peak limiter, block by block, with a fixed delay.
 
     The gain is computed per chunk of ``chunk`` samples: the gain each chunk
-    needs (ceiling / peak), a minimum filter over the look-ahead so the gain is
+    needs (ceiling / true peak, see :func:`true_peak_envelope`), a minimum
+    filter over the look-ahead so the gain is
     already down when the peak arrives, a moving average so it gets there
     smoothly, and an exponential release. Because both filters span the
     look-ahead, the smoothed gain never exceeds what any nearby peak needs.
@@ -82,6 +124,7 @@ class PeakLimiter:
         self._pending = np.zeros((channels, 0), dtype=np.float32)
         self._req_hist = np.ones(2 * self.radius)
         self._gain = 1.0
+        self._tp_hist = np.zeros((channels, len(_TP_PHASES[0])), dtype=np.float32)
 
     @property
     def delay(self) -> int:
@@ -96,8 +139,8 @@ class PeakLimiter:
         if ready <= 0:
             self._pending = pending
             return np.zeros((self.channels, 0), dtype=np.float32)
-        body = pending[:, : n_chunks * self.chunk].reshape(self.channels, n_chunks, self.chunk)
-        peaks = np.abs(body).max(axis=(0, 2))
+        envelope = true_peak_envelope(pending[:, : n_chunks * self.chunk], self._tp_hist)
+        peaks = envelope.reshape(n_chunks, self.chunk).max(axis=1)
         req = np.minimum(1.0, self.ceiling / np.maximum(peaks, 1e-9))
         ext = np.concatenate([self._req_hist, req])
         size = 2 * self.radius + 1
@@ -119,6 +162,8 @@ class PeakLimiter:
         out: FloatArray = (pending[:, : ready * self.chunk] * curve[None, :]).astype(np.float32)
         self._gain = float(gains[-1])
         self._req_hist = ext[ready : ready + 2 * self.radius]
+        done = np.concatenate([self._tp_hist, pending[:, : ready * self.chunk]], axis=1)
+        self._tp_hist = done[:, -self._tp_hist.shape[1] :]
         self._pending = pending[:, ready * self.chunk :]
         return out
 

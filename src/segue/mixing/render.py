@@ -1,29 +1,28 @@
 """The block renderer: walks the mix clock and yields limited PCM blocks.
 
-Only the tracks that sound in the current block are decoded and held; a track
-is dropped once the clock passes its end, so memory depends on the tracks around
-the current transition, not on the length of the mix.
+For each block it sums the segments of the tracks that sound in it (each read
+from its own streaming decoder), applies each track's gain and fades, ducks the
+music under the voice, adds the speech and passes the sum through the
+true-peak limiter. Decoders open when their segment starts and close when it
+ends, so memory stays flat however long the mix is.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
-from segue.analysis.decode import decode
 from segue.config import Settings
 from segue.mixing.dsp import PeakLimiter, duck_gain_db, fade_in_gain, fade_out_gain
+from segue.mixing.source import SegmentReader
 from segue.models import FloatArray, Timeline, TimelineTrack
 
 log = logging.getLogger(__name__)
 
-Decoder = Callable[[str, int], FloatArray]
-
-
-def _decode_stereo(path: str, sr: int) -> FloatArray:
-    return decode(path, sr=sr, channels=2)
+#: Ramp at joins between segments of one track (bed loops, end of a stretch).
+JOIN_RAMP_S = 0.005
 
 
 def render_blocks(
@@ -31,74 +30,105 @@ def render_blocks(
     settings: Settings,
     *,
     block_s: float = 0.5,
-    decoder: Decoder = _decode_stereo,
     voice: bool = True,
+    music: bool = True,
 ) -> Iterator[FloatArray]:
     """Yield the mix as float32 blocks of shape ``(2, n)``, in order.
 
     Parameters
     ----------
-    timeline : where every track and link sits.
-    settings : levels (ducking, ceiling) and the sample rate.
+    timeline : where every track segment and link sits.
+    settings : levels (ducking, ceiling).
     block_s : block length in seconds (the last block is shorter).
-    decoder : ``(path, sr) -> (2, n)`` samples; replaceable for tests.
-    voice : ``False`` renders the music bus alone, with no ducking (for analysis).
-
+    voice : ``False`` renders without speech and without ducking.
+    music : ``False`` renders the speech alone.
     """
     sr = timeline.sr
     total = round(timeline.duration_s * sr)
     block = max(1, round(block_s * sr))
     limiter = PeakLimiter(ceiling_dbfs=settings.ceiling_dbfs, sr=sr)
-    loaded: dict[int, FloatArray] = {}
+    readers: dict[tuple[int, int], SegmentReader] = {}
     windows = [(lk.start_s, lk.end_s) for lk in timeline.links] if voice else []
-    speech = [(round(lk.start_s * sr), s.samples) for lk, s in zip(
-        timeline.links, timeline.speech, strict=True)] if voice else []  # fmt: skip
-    for b0 in range(0, total, block):
-        n = min(block, total - b0)
-        music = np.zeros((2, n), dtype=np.float32)
-        for idx, tr in enumerate(timeline.tracks):
-            t0, t1 = round(tr.start_s * sr), round(tr.end_s * sr)
-            if t1 <= b0:
-                loaded.pop(idx, None)  # its last sample has played
-                continue
-            if t0 >= b0 + n:
-                continue
-            if idx not in loaded:
-                log.debug("decoding %s", tr.path)
-                loaded[idx] = decoder(tr.path, sr)
-            _mix_track(music, loaded[idx], tr, b0, sr)
-        if windows:
-            times = (b0 + np.arange(n)) / sr
-            gain_db = duck_gain_db(times, windows, duck_db=settings.duck_db,
-                                   down_s=settings.duck_down_s, up_s=settings.duck_up_s)
-            music *= (10 ** (gain_db / 20)).astype(np.float32)
-        for v0, samples in speech:
-            lo, hi = max(b0, v0), min(b0 + n, v0 + len(samples))
-            if lo < hi:
-                music[:, lo - b0 : hi - b0] += samples[lo - v0 : hi - v0][None, :]
-        out = limiter.process(music)
-        if out.shape[1]:
-            yield out
-    tail = limiter.flush()
-    if tail.shape[1]:
-        yield tail
+    speech = [
+        (round(lk.start_s * sr), s.samples)
+        for lk, s in zip(timeline.links, timeline.speech, strict=True)
+    ] if voice else []  # fmt: skip
+    join = max(1, round(JOIN_RAMP_S * sr))
+    try:
+        for b0 in range(0, total, block):
+            n = min(block, total - b0)
+            bus = np.zeros((2, n), dtype=np.float32)
+            if music:
+                for idx, tr in enumerate(timeline.tracks):
+                    _mix_track(bus, tr, idx, b0, sr, readers, join)
+            if windows:
+                times = (b0 + np.arange(n)) / sr
+                gain_db = duck_gain_db(times, windows, duck_db=settings.duck_db,
+                                       down_s=settings.duck_down_s, up_s=settings.duck_up_s)
+                bus *= (10 ** (gain_db / 20)).astype(np.float32)
+            for v0, samples in speech:
+                lo, hi = max(b0, v0), min(b0 + n, v0 + len(samples))
+                if lo < hi:
+                    bus[:, lo - b0 : hi - b0] += samples[lo - v0 : hi - v0][None, :]
+            out = limiter.process(bus)
+            if out.shape[1]:
+                yield out
+        tail = limiter.flush()
+        if tail.shape[1]:
+            yield tail
+    finally:
+        for reader in readers.values():
+            reader.close()
 
 
-def _mix_track(out: FloatArray, source: FloatArray, tr: TimelineTrack, b0: int, sr: int) -> None:
-    """Add the part of ``tr`` that falls in the block starting at sample ``b0``."""
-    n = out.shape[1]
+def _mix_track(
+    bus: FloatArray,
+    tr: TimelineTrack,
+    idx: int,
+    b0: int,
+    sr: int,
+    readers: dict[tuple[int, int], SegmentReader],
+    join: int,
+) -> None:
+    """Add the part of track ``tr`` that sounds in the block starting at sample ``b0``."""
+    n = bus.shape[1]
     t0, t1 = round(tr.start_s * sr), round(tr.end_s * sr)
-    lo, hi = max(b0, t0), min(b0 + n, t1)
-    src0 = round(tr.source_in_s * sr) + (lo - t0)
-    avail = max(0, min(hi - lo, source.shape[1] - src0))
-    if avail == 0:
+    if t1 <= b0 or t0 >= b0 + n:
         return
-    seg = source[:, src0 : src0 + avail].astype(np.float64)
-    t = (np.arange(lo, lo + avail) - t0) / sr
-    gain = np.full(avail, 10 ** (tr.gain_db / 20))
+    lo, hi = max(b0, t0), min(b0 + n, t1)
+    buf = np.zeros((2, hi - lo), dtype=np.float32)
+    last = len(tr.segments) - 1
+    for j, seg in enumerate(tr.segments):
+        key = (idx, j)
+        s0, s1 = round(seg.mix_start_s * sr), round(seg.mix_end_s * sr)
+        if j == last:
+            s1 = max(s1, t1)
+        if s1 <= lo:
+            if key in readers:
+                readers.pop(key).close()
+            continue
+        if s0 >= hi:
+            break
+        reader = readers.get(key)
+        if reader is None:
+            reader = readers[key] = SegmentReader(tr.path, seg, sr)
+            if reader.pos < lo:  # a reader opened late (first block) catches up
+                reader.read(reader.pos, lo)
+        a, b = max(lo, s0), min(hi, s1)
+        samples = reader.read(a, b)
+        pos = np.arange(a, b)
+        if j > 0:  # fade in at an internal join
+            samples *= np.clip((pos - s0) / join, 0.0, 1.0).astype(np.float32)
+        if j < last:
+            samples *= np.clip((s1 - pos) / join, 0.0, 1.0).astype(np.float32)
+        buf[:, a - lo : b - lo] += samples
+        if b >= s1:
+            readers.pop(key).close()
+    t = (np.arange(lo, hi) - t0) / sr
+    gain = np.full(hi - lo, 10 ** (tr.gain_db / 20))
     if tr.fade_in_s > 0:
         gain *= fade_in_gain(t / tr.fade_in_s)
     if tr.fade_out_s > 0:
         length = (t1 - t0) / sr
         gain *= fade_out_gain((t - (length - tr.fade_out_s)) / tr.fade_out_s)
-    out[:, lo - b0 : lo - b0 + avail] += (seg * gain[None, :]).astype(np.float32)
+    bus[:, lo - b0 : hi - b0] += buf * gain.astype(np.float32)[None, :]

@@ -1,25 +1,43 @@
 """Laying a plan and its speech out on the mix clock.
 
-Rules, in order:
+Tracks, in order (see :mod:`segue.mixing.cues` for how each transition is
+chosen):
 
-1. Each track plays from its first to its last sound; the next one starts
-   :func:`~segue.mixing.cues.crossfade_s` before the previous one ends, so there is
-   never silence between tracks.
-2. A link ends at its track's post (intro end − margin) when it fits the
-   window; when it is longer, it starts earlier, over the previous track's outro
-   (at most :func:`~segue.mixing.cues.lead_in_s` before the new track), and only
-   then runs past the post.
-3. Two voices never overlap: a link starts at least 0.5 s after the previous one.
+1. Each track plays from its first to its last sound, as one or more
+   :class:`~segue.models.Segment` s; the next track starts ``overlap`` seconds
+   before the previous one ends, so there is never silence between tracks.
+
+Links, the talk-up rule:
+
+2. A link ends at its track's post (``post_margin_s`` before the intro end, or
+   before the vocals when they come first) and starts as late as that allows.
+3. When it is longer than the intro, it starts earlier, over the previous
+   track's outro (at most :func:`~segue.mixing.cues.lead_in_s` before the new
+   track starts).
+4. When it still does not fit, the new track is held on a bed: its first bar
+   (from its first downbeat) repeats, beat-aligned, until the link is over
+   before the post — at most :data:`MAX_BED_REPEATS` times.
+5. Two voices never overlap: a link starts at least :data:`VOICE_GAP_S` after
+   the previous one ends.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 
 from segue.config import Settings
-from segue.mixing.cues import crossfade_s, intro_window_s, lead_in_s, play_range_s
-from segue.models import Plan, Speech, Timeline, TimelineLink, TimelineTrack
+from segue.mixing.cues import (
+    TransitionCue,
+    downbeats_s,
+    lead_in_s,
+    local_beat_s,
+    plan_transition,
+    play_range_s,
+    post_s,
+)
+from segue.models import Plan, Segment, Speech, Timeline, TimelineLink, TimelineTrack, Track
 
 log = logging.getLogger(__name__)
 
@@ -27,82 +45,160 @@ log = logging.getLogger(__name__)
 FINAL_FADE_S = 2.0
 OPENING_DELAY_S = 0.3
 VOICE_GAP_S = 0.5
+MAX_BED_REPEATS = 8
+#: Loop length when a track has no usable beat grid.
+FALLBACK_BED_S = 2.0
+
+
+def build_segments(
+    mix_start_s: float,
+    src_in_s: float,
+    src_out_s: float,
+    *,
+    stretch: float = 1.0,
+    stretch_until_s: float = 0.0,
+    loop_start_s: float = 0.0,
+    loop_len_s: float = 0.0,
+    loops: int = 0,
+) -> tuple[Segment, ...]:
+    """Cut a track's playback into segments.
+
+    The source plays from ``src_in_s`` to ``src_out_s``; the bar
+    ``[loop_start_s, loop_start_s + loop_len_s)`` plays ``loops`` extra times
+    before the rest; source times before ``stretch_until_s`` play at ``stretch``.
+    """
+    program: list[tuple[float, float]] = []
+    if loops > 0 and loop_len_s > 0:
+        loop_end = loop_start_s + loop_len_s
+        program.append((src_in_s, loop_end))
+        program += [(loop_start_s, loop_end)] * loops
+        program.append((loop_end, src_out_s))
+    else:
+        program.append((src_in_s, src_out_s))
+    segments: list[Segment] = []
+    t = mix_start_s
+    for a, b in program:
+        pieces = [(a, b)]
+        if stretch != 1.0 and a < stretch_until_s < b:
+            pieces = [(a, stretch_until_s), (stretch_until_s, b)]
+        for lo, hi in pieces:
+            if hi - lo <= 1e-4:
+                continue
+            rate = stretch if lo < stretch_until_s - 1e-6 else 1.0
+            seg = Segment(mix_start_s=round(t, 5), source_start_s=round(lo, 5),
+                          source_end_s=round(hi, 5), rate=rate)
+            segments.append(seg)
+            t = seg.mix_end_s
+    return tuple(segments)
+
+
+def mix_time(segments: Sequence[Segment], source_s: float) -> float:
+    """Mix time at which source time ``source_s`` is heard (its last time, after any bed)."""
+    for seg in reversed(segments):
+        if seg.source_start_s - 1e-6 <= source_s <= seg.source_end_s + 1e-6:
+            return seg.mix_start_s + (source_s - seg.source_start_s) / seg.rate
+    if source_s < segments[0].source_start_s:
+        return segments[0].mix_start_s
+    return segments[-1].mix_end_s
+
+
+class _Layout:
+    """The mutable state of laying out one track: its segments and bed."""
+
+    def __init__(self, track: Track, start_s: float, cue: TransitionCue | None) -> None:
+        self.track = track
+        self.start_s = start_s
+        self.cue = cue
+        self.src_in, self.src_out = play_range_s(track)
+        self.stretch = cue.stretch if cue else 1.0
+        self.stretch_until = self.src_in + (cue.stretch_source_s if cue else 0.0)
+        self.loops = 0
+        self.loop_start, self.loop_len = self._bed_bar()
+        self.segments = self._segments()
+
+    def _bed_bar(self) -> tuple[float, float]:
+        """The bar a bed repeats: from the first downbeat, one bar long."""
+        down = downbeats_s(self.track)
+        down = down[down >= self.src_in - 0.01]
+        beat = local_beat_s(self.track, float(down[0])) if len(down) else None
+        if beat is not None and len(down):
+            start = float(down[0])
+            if start + 4 * beat < self.src_out - 1.0:
+                return start, 4 * beat
+        return self.src_in, min(FALLBACK_BED_S, (self.src_out - self.src_in) / 4)
+
+    def _segments(self) -> tuple[Segment, ...]:
+        return build_segments(
+            self.start_s, self.src_in, self.src_out, stretch=self.stretch,
+            stretch_until_s=self.stretch_until, loop_start_s=self.loop_start,
+            loop_len_s=self.loop_len, loops=self.loops,
+        )  # fmt: skip
+
+    def hold(self, seconds: float) -> None:
+        """Add enough bed repeats to delay the post by at least ``seconds``."""
+        rate = self.stretch if self.loop_start < self.stretch_until else 1.0
+        per_loop = self.loop_len / rate
+        extra = min(MAX_BED_REPEATS - self.loops, math.ceil(seconds / per_loop - 1e-9))
+        if extra > 0:
+            self.loops += extra
+            self.segments = self._segments()
+
+    @property
+    def end_s(self) -> float:
+        return self.segments[-1].mix_end_s
+
+    @property
+    def bed_s(self) -> float:
+        rate = self.stretch if self.loop_start < self.stretch_until else 1.0
+        return self.loops * self.loop_len / rate
 
 
 def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -> Timeline:
     """Place every track and link of ``plan`` on the mix clock."""
-    starts: list[float] = []
-    fades_in: list[float] = []
-    fades_out: list[float] = []
-    prev_end = 0.0
-    for i, track in enumerate(plan.tracks):
-        src_in, src_out = play_range_s(track)
-        if i == 0:
-            start, fade_in = 0.0, 0.0
-        else:
-            xf = crossfade_s(plan.tracks[i - 1], track, settings)
-            start, fade_in = prev_end - xf, xf
-            fades_out[-1] = xf
-        starts.append(start)
-        fades_in.append(fade_in)
-        fades_out.append(min(FINAL_FADE_S, (src_out - src_in) / 4))
-        prev_end = start + (src_out - src_in)
-
-    tracks: list[TimelineTrack] = []
-    for i, track in enumerate(plan.tracks):
-        src_in, src_out = play_range_s(track)
-        a = track.analysis
-        tracks.append(
-            TimelineTrack(
-                path=track.path,
-                title=track.tags.title,
-                artist=track.tags.artist,
-                start_s=round(starts[i], 3),
-                end_s=round(starts[i] + src_out - src_in, 3),
-                source_in_s=round(src_in, 3),
-                source_out_s=round(src_out, 3),
-                gain_db=round(settings.target_lufs - a.lufs, 2),
-                fade_in_s=round(fades_in[i], 3),
-                fade_out_s=round(fades_out[i], 3),
-                intro_end_s=round(starts[i] + max(0.0, a.intro_end_s - src_in), 3),
-                outro_start_s=round(starts[i] + max(0.0, a.outro_start_s - src_in), 3),
-                bpm=a.bpm,
-                camelot=a.camelot,
-                energy=a.energy,
-            )
-        )
-
+    by_track = {s.link.before_track: s for s in speeches}
+    layouts: list[_Layout] = []
     links: list[TimelineLink] = []
     placed: list[Speech] = []
     voice_free_at = 0.0
-    for speech in sorted(speeches, key=lambda s: s.link.before_track):
-        i = speech.link.before_track
-        track = plan.tracks[i]
-        post = starts[i] + intro_window_s(track, settings)
+    for i, track in enumerate(plan.tracks):
+        cue = plan_transition(plan.tracks[i - 1], track, settings) if i > 0 else None
+        start = layouts[-1].end_s - cue.overlap_s if cue else 0.0
+        layout = _Layout(track, start, cue)
+        layouts.append(layout)
+        speech = by_track.pop(i, None)
+        if speech is None:
+            continue
         if i == 0:
             earliest = OPENING_DELAY_S
         else:
-            earliest = starts[i] - lead_in_s(plan.tracks[i - 1], track, settings)
+            earliest = start - lead_in_s(plan.tracks[i - 1], track, settings)
         earliest = max(earliest, voice_free_at)
+        post = mix_time(layout.segments, post_s(track, settings))
+        overflow = earliest + speech.duration_s - post
+        if overflow > 0:
+            layout.hold(overflow)
+            post = mix_time(layout.segments, post_s(track, settings))
+            log.info("track %d held %.1f s on a bed for its link", i + 1, layout.bed_s)
         begin = max(earliest, post - speech.duration_s)
         end = begin + speech.duration_s
-        if end > post + 0.05:
-            log.info("link before track %d runs %.1f s past the post", i + 1, end - post)
+        if end > post + 0.01:
+            log.warning("link before track %d runs %.1f s past the post", i + 1, end - post)
         voice_free_at = end + VOICE_GAP_S
         placed.append(speech)
-        links.append(
-            TimelineLink(
-                text=speech.link.text,
-                start_s=round(begin, 3),
-                end_s=round(end, 3),
-                before_track=i,
-                backend=speech.link.backend,
-                template=speech.link.template,
-                duck_db=settings.duck_db,
-                voice=speech.voice,
-                fallback=speech.link.fallback_reason,
-            )
-        )
+        links.append(_link(speech, begin, post, settings))
+
+    for speech in by_track.values():  # a closing link: over the last track's outro
+        last = layouts[-1]
+        outro = mix_time(last.segments, min(max(last.track.analysis.outro_start_s, last.src_in),
+                                            last.src_out))
+        begin = max(voice_free_at, min(outro, last.end_s - FINAL_FADE_S - speech.duration_s))
+        placed.append(speech)
+        links.append(_link(speech, begin, last.end_s, settings))
+
+    tracks = [
+        _timeline_track(layout, layouts[i + 1].cue if i + 1 < len(layouts) else None, settings)
+        for i, layout in enumerate(layouts)
+    ]
     duration = max([t.end_s for t in tracks] + [lk.end_s + settings.duck_up_s for lk in links])
     return Timeline(
         duration_s=round(duration, 3),
@@ -111,4 +207,52 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
         tracks=tuple(tracks),
         links=tuple(links),
         speech=tuple(placed),
+    )
+
+
+def _link(speech: Speech, begin_s: float, post_s: float, settings: Settings) -> TimelineLink:
+    return TimelineLink(
+        text=speech.link.text,
+        start_s=round(begin_s, 3),
+        end_s=round(begin_s + speech.duration_s, 3),
+        before_track=speech.link.before_track,
+        backend=speech.link.backend,
+        template=speech.link.template,
+        duck_db=settings.duck_db,
+        voice=speech.voice,
+        fallback=speech.link.fallback_reason,
+        post_s=round(post_s, 3),
+    )
+
+
+def _timeline_track(
+    layout: _Layout, next_cue: TransitionCue | None, settings: Settings
+) -> TimelineTrack:
+    track, cue, segs = layout.track, layout.cue, layout.segments
+    a = track.analysis
+    length = layout.end_s - layout.start_s
+    fade_out = next_cue.overlap_s if next_cue else min(FINAL_FADE_S, length / 4)
+    outro = min(max(a.outro_start_s, layout.src_in), layout.src_out)
+    return TimelineTrack(
+        path=track.path,
+        title=track.tags.title,
+        artist=track.tags.artist,
+        start_s=round(layout.start_s, 3),
+        end_s=round(layout.end_s, 3),
+        source_in_s=round(layout.src_in, 3),
+        source_out_s=round(layout.src_out, 3),
+        gain_db=round(settings.target_lufs - a.lufs, 2),
+        fade_in_s=round(cue.overlap_s, 3) if cue else 0.0,
+        fade_out_s=round(fade_out, 3),
+        intro_end_s=round(mix_time(segs, max(a.intro_end_s, layout.src_in)), 3),
+        outro_start_s=round(mix_time(segs, outro), 3),
+        bpm=a.bpm,
+        camelot=a.camelot,
+        energy=a.energy,
+        crossfade_s=round(cue.overlap_s, 3) if cue else 0.0,
+        transition=cue.kind if cue else "start",
+        transition_reason=cue.reason if cue else "first track",
+        stretch=cue.stretch if cue else 1.0,
+        bed_s=round(layout.bed_s, 3),
+        segments=segs,
     )

@@ -1,0 +1,145 @@
+"""Timeline rules: transitions by cue points, talk-ups that hit the post, beds, beat alignment."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from pathlib import Path
+
+import librosa
+import numpy as np
+import pytest
+
+from segue.config import Settings
+from segue.mixing.cues import plan_transition, post_s
+from segue.mixing.render import render_blocks
+from segue.mixing.timeline import build_segments, build_timeline, mix_time
+from segue.models import Link, Plan, Speech, Tags, Track, TrackAnalysis
+from synthetic import SynthSpec, write_track
+
+SETTINGS = Settings()
+
+
+def known(spec: SynthSpec, path: str = "x.flac", **changes: object) -> Track:
+    """A track whose analysis is the synthetic ground truth."""
+    beat = 60.0 / spec.bpm
+    n_beats = int(spec.duration_s / beat)
+    analysis = TrackAnalysis(
+        duration_s=spec.duration_s, bpm=spec.bpm, bpm_confidence=0.9,
+        beat_times_s=tuple(i * beat for i in range(n_beats)), key="A minor", camelot="8A",
+        key_confidence=0.9, lufs=-14.0, peak_dbfs=-3.0, energy=0.6, first_sound_s=0.0,
+        last_sound_s=spec.duration_s, intro_end_s=spec.intro_end_s,
+        outro_start_s=spec.outro_start_s,
+    )
+    return Track(path=path, tags=Tags(title=path, artist="A"),
+                 analysis=dataclasses.replace(analysis, **changes))  # type: ignore[arg-type]
+
+
+def speech(before: int, seconds: float) -> Speech:
+    link = Link(before_track=before, kind="link", text="words", template="link",
+                backend="template")
+    return Speech(link=link, samples=np.full(round(seconds * 44100), 0.1, np.float32), sr=44100,
+                  voice="test")
+
+
+def test_segments_loop_and_stretch_on_one_clock() -> None:
+    segs = build_segments(10.0, 0.0, 20.0, stretch=1.25, stretch_until_s=5.0,
+                          loop_start_s=1.0, loop_len_s=2.0, loops=2)
+    assert [(s.source_start_s, s.source_end_s, s.rate) for s in segs] == [
+        (0.0, 3.0, 1.25), (1.0, 3.0, 1.25), (1.0, 3.0, 1.25), (3.0, 5.0, 1.25), (5.0, 20.0, 1.0)]
+    for a, b in itertools.pairwise(segs):
+        assert b.mix_start_s == pytest.approx(a.mix_end_s)
+    assert segs[-1].mix_end_s == pytest.approx(10.0 + 9.0 / 1.25 + 15.0)
+    assert mix_time(segs, 2.0) == pytest.approx(segs[2].mix_start_s + 1.0 / 1.25)  # after the bed
+
+
+def test_transition_kinds_follow_the_cue_points() -> None:
+    a = known(SynthSpec(bpm=120), "a.flac")
+    assert plan_transition(a, known(SynthSpec(bpm=124), "b.flac"), SETTINGS).kind == "beatmatch"
+    clash = plan_transition(a, known(SynthSpec(bpm=140), "c.flac"), SETTINGS)
+    assert clash.kind == "fade" and clash.overlap_s == SETTINGS.min_crossfade_s
+    keys = plan_transition(a, known(SynthSpec(bpm=120), "d.flac", camelot="2A"), SETTINGS)
+    assert keys.kind == "fade" and "keys clash" in keys.reason
+    abrupt = known(SynthSpec(bpm=120), "e.flac", outro_start_s=SynthSpec().duration_s - 0.5)
+    assert plan_transition(abrupt, a, SETTINGS).kind == "cut"
+    unsure = plan_transition(known(SynthSpec(bpm=120), "f.flac", bpm_confidence=0.0), a, SETTINGS)
+    assert unsure.kind == "crossfade"
+    assert SETTINGS.min_crossfade_s <= unsure.overlap_s <= SETTINGS.max_crossfade_s
+
+
+def test_beatmatch_lands_downbeat_on_downbeat() -> None:
+    a, b = known(SynthSpec(bpm=120), "a.flac"), known(SynthSpec(bpm=126), "b.flac")
+    tl = build_timeline(Plan((a, b), (), 0.0), [], SETTINGS)
+    second = tl.tracks[1]
+    assert second.transition == "beatmatch"
+    assert second.stretch == pytest.approx(120 / 126, rel=1e-3)  # slowed to the outgoing tempo
+    landing = mix_time(second.segments, 0.0)  # the incoming track's first downbeat
+    bar = 4 * 60 / 120
+    # The outgoing track's bars sit at multiples of 2 s from its start at 0.
+    assert landing / bar == pytest.approx(round(landing / bar), abs=1e-3)
+    # Beats stay together through the overlap: the incoming beat grid has the outgoing period.
+    assert (second.segments[0].mix_end_s - landing) / (60 / 120) == pytest.approx(
+        round((second.segments[0].mix_end_s - landing) / 0.5), abs=0.02)
+
+
+def test_links_hit_the_post_start_early_or_hold_a_bed() -> None:
+    # 8 s intro (post at 7.5 s); a 16 s outro, longer than the 12 s overlap, leaves a lead-in.
+    spec = SynthSpec(bpm=120, intro_bars=4, body_bars=12, outro_bars=8)
+    a, b = known(spec, "a.flac"), known(spec, "b.flac")
+    plan = Plan((a, b), (), 0.0)
+    short = build_timeline(plan, [speech(0, 3.0), speech(1, 4.0)], SETTINGS)
+    for link, track in zip(short.links, short.tracks, strict=True):
+        assert link.end_s == pytest.approx(link.post_s, abs=0.01)
+        assert link.post_s == pytest.approx(track.intro_end_s - SETTINGS.post_margin_s, abs=0.01)
+        assert track.bed_s == 0
+    opening = build_timeline(plan, [speech(0, 12.0)], SETTINGS)
+    assert opening.tracks[0].bed_s > 0  # the first track is held on a bed
+    assert opening.links[0].end_s <= opening.links[0].post_s + 0.01
+    long = build_timeline(plan, [speech(0, 3.0), speech(1, 15.0)], SETTINGS)
+    first, second = long.tracks
+    assert first.bed_s == 0 and second.bed_s > 0
+    for link in long.links:
+        assert link.end_s <= link.post_s + 0.01
+    # The second link starts over the first track's outro, before the second track starts.
+    assert long.links[1].start_s < second.start_s
+    assert long.links[1].start_s >= long.links[0].end_s + 0.5  # never two voices
+
+
+def test_vocals_before_the_intro_end_move_the_post() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class WithVocals(TrackAnalysis):
+        vocal_onset_s: float | None = None
+        vocal_confidence: float = 0.0
+
+    base = known(SynthSpec(bpm=120))
+    sung = dataclasses.replace(
+        base, analysis=WithVocals(**dataclasses.asdict(base.analysis), vocal_onset_s=5.0,
+                                  vocal_confidence=0.9))
+    assert post_s(base, SETTINGS) == pytest.approx(7.5)
+    assert post_s(sung, SETTINGS) == pytest.approx(4.5)
+
+
+@pytest.mark.slow
+def test_rendered_beatmatch_keeps_kicks_together(tmp_path: Path) -> None:
+    specs = [SynthSpec(bpm=120, intro_bars=2, body_bars=8, outro_bars=4),
+             SynthSpec(bpm=125, intro_bars=4, body_bars=8, outro_bars=2, seed=3)]
+    tracks = [known(s, str(write_track(tmp_path / f"{i}.flac", s)), intro_end_s=0.0)
+              for i, s in enumerate(specs)]
+    # Kicks play from the intro end; the overlap is judged where both play kicks.
+    tl = build_timeline(Plan(tuple(tracks), (), 0.0), [], SETTINGS)
+    first, second = tl.tracks
+    assert second.transition == "beatmatch"
+
+    def kicks(only: int) -> np.ndarray:
+        solo = dataclasses.replace(tl, tracks=(tl.tracks[only],))
+        pcm = np.concatenate(list(render_blocks(solo, SETTINGS, voice=False)), axis=1).mean(0)
+        low = librosa.effects.preemphasis(pcm, coef=-0.97)  # favour the kick's low end
+        onsets = librosa.onset.onset_detect(y=low, sr=tl.sr, units="time", backtrack=False,
+                                            hop_length=128)
+        lo, hi = second.start_s + specs[1].intro_bars * 0, first.end_s - first.fade_out_s / 2
+        return onsets[(onsets >= max(lo, second.start_s)) & (onsets <= hi)]
+
+    out_kicks, in_kicks = kicks(0), kicks(1)
+    assert len(out_kicks) >= 4 and len(in_kicks) >= 4
+    offsets = [np.min(np.abs(out_kicks - t)) for t in in_kicks]
+    assert np.median(offsets) <= 0.02
