@@ -44,7 +44,8 @@ def test_outputs_exist_and_duration_matches_the_timeline(rendered: RenderResult)
     data = json.loads(rendered.artifacts["timeline"].read_text())
     assert rendered.problems == []
     assert _ffprobe_duration(rendered.out) == pytest.approx(data["duration_s"], abs=0.15)
-    assert len(data["tracks"]) == 3 and len(data["links"]) == 3
+    # An opening, a link before each later track and the closing after the last.
+    assert len(data["tracks"]) == 3 and len(data["links"]) == 4
     for key in ("duration_s", "target_lufs", "tracks", "links"):
         assert key in data
     for tr in data["tracks"]:

@@ -69,8 +69,10 @@ class Settings:
     llm_temperature: float = 0.7
     #: CPU threads for the local model (0: all cores).
     llm_threads: int = 0
-    #: Reuse generated lines from the cache (0: always generate).
-    llm_cache: int = 1
+    #: Reuse generated lines from the cache (off: always generate).
+    llm_cache: bool = True
+    #: Say a closing line over the last track's outro.
+    closing_link: bool = True
     #: Phrases a link may never contain, comma-separated (case-insensitive).
     banned_phrases: str = (
         "next up,coming up next,up next,stay tuned,without further ado,"
@@ -88,9 +90,19 @@ class Settings:
                 continue
             kind = type(getattr(cls, f.name))
             try:
-                values[f.name] = kind(raw)
+                values[f.name] = _parse_bool(raw) if kind is bool else kind(raw)
             except ValueError as exc:
                 raise SegueError(
                     f"SEGUE_{f.name.upper()}={raw!r}: expected {kind.__name__}"
                 ) from exc
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _parse_bool(raw: str) -> bool:
+    """``1/true/yes/on`` or ``0/false/no/off`` (any case); anything else is a ValueError."""
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)

@@ -5,6 +5,7 @@ Example::
     name = "Alex"
     language = "en"
     talk = "normal"          # off | brief | normal | chatty
+    recent = ["Blue Monday by New Order"]   # optional: heard lately, oldest first
 
     [likes]
     artists = ["Muldjord"]
@@ -60,6 +61,7 @@ def listener_from_dict(data: dict[str, Any], *, source: str = "listener") -> Lis
         liked_artists=_str_list(likes.get("artists", []), f"{source}: likes.artists"),
         liked_genres=_str_list(likes.get("genres", []), f"{source}: likes.genres"),
         talk_level=cast(TalkLevel, talk),
+        recent=_str_list(data.get("recent", []), f"{source}: recent"),
     )
 
 

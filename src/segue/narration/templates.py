@@ -7,16 +7,37 @@ valid Jinja as it stands::
     name: link
     description: A talk-up between two tracks.
     purpose: link
+    talk: normal
+    delivery: talkover
     target_words: 18
     ---#}
+
+and holds up to four blocks, each rendered on its own with the context of
+:mod:`segue.narration.context`:
+
+- ``line``: the words the offline template narrator speaks (use the ``pick``
+  filter on ``|``-separated phrasings to vary them);
+- ``system`` and ``prompt``: the system and user messages sent to a chat model;
+- ``completion``: a few-shot completion prompt for a base model (the local backend).
+
+A template without blocks is all ``line``. Files whose name starts with ``_`` are
+partials for ``{% include %}`` and not templates of their own. Templates are
+re-read when their file changes, so a running ``serve`` or a long ``render``
+picks up edits without a restart.
+
+Variants: :meth:`TemplateStore.resolve` picks the most specific of
+``KIND.TALK.DELIVERY``, ``KIND.TALK``, ``KIND.DELIVERY`` and ``KIND`` (each
+first with a ``.LANGUAGE`` suffix for a listener language other than English).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +49,10 @@ from segue.errors import NarrationError
 log = logging.getLogger(__name__)
 
 _FRONT_MATTER = re.compile(r"\A\s*\{#---\s*\n(.*?)\n---#\}\s*\n?", re.DOTALL)
+_OPTION_SPLIT = re.compile(r"\n\s*\|")
+
+#: The blocks a template may define.
+BLOCKS = ("line", "system", "prompt", "completion")
 
 
 def default_prompts_dir() -> Path:
@@ -41,7 +66,7 @@ def default_prompts_dir() -> Path:
 
 @dataclass(frozen=True)
 class PromptTemplate:
-    """A template's front matter and its Jinja2 source (front matter removed)."""
+    """A template's front matter and its Jinja2 source (front matter included, as a comment)."""
 
     name: str
     path: Path
@@ -56,12 +81,38 @@ class PromptTemplate:
         except ValueError:
             return 20
 
+    @property
+    def purpose(self) -> str:
+        """``opening``, ``link`` or ``closing`` (front matter, else the name's first part)."""
+        return self.meta.get("purpose") or self.name.split(".")[0]
+
+    @property
+    def description(self) -> str:
+        """One line saying what the template is for."""
+        return self.meta.get("description", "")
+
+    @property
+    def digest(self) -> str:
+        """A short hash of the source: changes whenever the file is edited."""
+        return hashlib.sha256(self.source.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """Every block of one template rendered for one context (empty when absent)."""
+
+    template: str
+    line: str
+    system: str
+    prompt: str
+    completion: str
+
 
 def parse_template(path: Path) -> PromptTemplate:
-    """Read ``path`` and split its front matter from its body."""
+    """Read ``path`` and split out its front matter."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise NarrationError(f"{path}: cannot read template ({exc})") from exc
     meta: dict[str, str] = {}
     match = _FRONT_MATTER.match(text)
@@ -70,62 +121,174 @@ def parse_template(path: Path) -> PromptTemplate:
             if ":" in line:
                 key, value = line.split(":", 1)
                 meta[key.strip()] = value.strip()
-        text = text[match.end() :]
     name = meta.get("name", path.stem)
     return PromptTemplate(name=name, path=path, meta=meta, source=text)
 
 
+def split_options(block: str) -> list[str]:
+    """The ``|``-separated phrasings of a ``pick`` block, stripped, empty ones dropped."""
+    return [o.strip() for o in _OPTION_SPLIT.split("\n" + block) if o.strip()]
+
+
+class Picker:
+    """Chooses one phrasing of a ``pick`` block; the default takes the first."""
+
+    def choose(self, options: list[str]) -> str:
+        """The phrasing to use among ``options`` (never empty)."""
+        return options[0]
+
+
+@jinja2.pass_context
+def _pick_filter(ctx: jinja2.runtime.Context, block: str) -> str:
+    options = split_options(block)
+    if not options:
+        return ""
+    picker = ctx.get("_picker")
+    chosen = picker.choose(options) if isinstance(picker, Picker) else options[0]
+    return chosen + "\n"
+
+
+def _quote(value: object) -> str:
+    """A value as a double-quoted string literal (JSON), so tags read as data in a prompt."""
+    return json.dumps("" if value is None else str(value), ensure_ascii=False)
+
+
 class TemplateStore:
-    """The templates of one prompts folder, re-read when a file changes on disk."""
+    """The templates of one prompts folder, re-read when a file changes on disk.
+
+    Thread-safe for reading: compiled templates are replaced, never mutated.
+    """
 
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or default_prompts_dir()
         if not self.directory.is_dir():
             raise NarrationError(f"{self.directory}: prompts folder not found")
-        self._cache: dict[str, tuple[float, PromptTemplate]] = {}
-
-    def names(self) -> list[str]:
-        """Names (file stems) of every template in the folder."""
-        return sorted(p.stem for p in self.directory.glob("*.j2"))
-
-    def get(self, name: str) -> PromptTemplate:
-        """The template ``name``; edits on disk are picked up on the next call."""
-        path = self.directory / f"{name}.j2"
-        try:
-            mtime = path.stat().st_mtime
-        except FileNotFoundError as exc:
-            known = ", ".join(self.names()) or "none"
-            raise NarrationError(f"template {name!r} not found in {self.directory} "
-                                 f"(known: {known})") from exc
-        cached = self._cache.get(name)
-        if cached is None or cached[0] != mtime:
-            cached = (mtime, parse_template(path))
-            self._cache[name] = cached
-        return cached[1]
-
-    def render(
-        self,
-        name: str,
-        context: Mapping[str, Any],
-        filters: Mapping[str, Callable[..., Any]] | None = None,
-    ) -> str:
-        """Render template ``name`` with ``context``.
-
-        Unknown variables are errors (``StrictUndefined``) whose message names the
-        template and the variable.
-        """
-        template = self.get(name)
-        env = jinja2.Environment(
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(self.directory)),
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # plain spoken text, never HTML
             keep_trailing_newline=False,
             trim_blocks=True,
             lstrip_blocks=True,
+            auto_reload=True,
         )
-        env.filters.update(filters or {})
+        self.env.filters["pick"] = _pick_filter
+        self.env.filters["quote"] = _quote
+        self._cache: dict[Path, tuple[float, int, PromptTemplate, jinja2.Template]] = {}
+
+    def names(self) -> list[str]:
+        """Names (file stems) of every template in the folder, partials excluded."""
+        return sorted(p.stem for p in self.directory.glob("*.j2") if not p.name.startswith("_"))
+
+    def locate(self, name: str) -> Path:
+        """The file of template ``name``: a name in the folder, or a path to a ``.j2`` file."""
+        if name.endswith(".j2") or os.sep in name or "/" in name:
+            path = Path(name)
+            if not path.is_file():
+                raise NarrationError(f"template file {name!r} not found")
+            return path
+        path = self.directory / f"{name}.j2"
+        if not path.is_file() or name.startswith("_"):
+            known = ", ".join(self.names()) or "none"
+            raise NarrationError(
+                f"template {name!r} not found in {self.directory} (known: {known})"
+            )
+        return path
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` is a template of this folder."""
+        return not name.startswith("_") and (self.directory / f"{name}.j2").is_file()
+
+    def resolve(self, kind: str, talk_level: str, delivery: str, language: str = "en") -> str:
+        """The most specific template for a link of ``kind`` (see the module docstring).
+
+        Raises
+        ------
+        NarrationError
+            When not even the plain ``KIND`` template exists.
+
+        """
+        plain = [f"{kind}.{talk_level}.{delivery}", f"{kind}.{talk_level}",
+                 f"{kind}.{delivery}", kind]  # fmt: skip
+        candidates: list[str] = []
+        for c in plain:
+            if language and language != "en":
+                candidates.append(f"{c}.{language}")
+            candidates.append(c)
+        for c in candidates:
+            if self.exists(c):
+                return c
+        self.locate(kind)  # raises, listing the known templates
+        return kind  # pragma: no cover
+
+    def _load(self, name: str) -> tuple[PromptTemplate, jinja2.Template]:
+        path = self.locate(name)
         try:
-            return env.from_string(template.source).render(**context)
+            st = path.stat()
+        except OSError as exc:
+            raise NarrationError(f"template {name!r}: {exc}") from exc
+        cached = self._cache.get(path)
+        if cached is not None and cached[0] == st.st_mtime and cached[1] == st.st_size:
+            return cached[2], cached[3]
+        parsed = parse_template(path)
+        try:
+            compiled = self.env.from_string(parsed.source)
+        except jinja2.TemplateSyntaxError as exc:
+            raise NarrationError(
+                f"template {name!r} ({path}, line {exc.lineno}): {exc.message}"
+            ) from exc
+        self._cache[path] = (st.st_mtime, st.st_size, parsed, compiled)
+        log.debug("loaded template %s from %s", parsed.name, path)
+        return parsed, compiled
+
+    def get(self, name: str) -> PromptTemplate:
+        """The template ``name``; edits on disk are picked up on the next call."""
+        return self._load(name)[0]
+
+    def render_block(
+        self, name: str, block: str, context: Mapping[str, Any], picker: Picker | None = None
+    ) -> str | None:
+        """Render one block of template ``name``; ``None`` when the template lacks it.
+
+        A template without any block renders whole as its ``line``. Unknown
+        variables are errors (``StrictUndefined``) whose message names the
+        template and the variable.
+        """
+        template, compiled = self._load(name)
+        variables = {**context, "_picker": picker or Picker()}
+        try:
+            if not compiled.blocks:
+                return compiled.render(**variables) if block == "line" else None
+            fn = compiled.blocks.get(block)
+            if fn is None:
+                return None
+            return "".join(fn(compiled.new_context(variables)))
         except jinja2.UndefinedError as exc:
             raise NarrationError(f"template {name!r} ({template.path}): {exc.message}") from exc
         except jinja2.TemplateError as exc:
             raise NarrationError(f"template {name!r} ({template.path}): {exc}") from exc
+
+    def render(
+        self, name: str, context: Mapping[str, Any], picker: Picker | None = None
+    ) -> str:
+        """The ``line`` block of template ``name`` rendered with ``context`` (the spoken words)."""
+        return self.render_block(name, "line", context, picker) or ""
+
+    def render_all(
+        self, name: str, context: Mapping[str, Any], picker: Picker | None = None
+    ) -> RenderedPrompt:
+        """Every block of template ``name``, tidied: blank lines collapsed, ends stripped."""
+        parts = {
+            b: _tidy(self.render_block(name, b, context, picker if b == "line" else None) or "")
+            for b in BLOCKS
+        }
+        return RenderedPrompt(template=self.get(name).name, **parts)
+
+
+def _tidy(text: str) -> str:
+    lines = [ln.rstrip() for ln in text.strip().splitlines()]
+    out: list[str] = []
+    for ln in lines:
+        if ln or (out and out[-1]):
+            out.append(ln)
+    return "\n".join(out).strip()

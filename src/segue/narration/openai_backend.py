@@ -1,0 +1,160 @@
+"""The ``openai`` backend: any OpenAI-compatible chat-completions server via the SDK.
+
+The server and key come from ``--llm-base-url`` / ``SEGUE_LLM_BASE_URL`` or the
+standard ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``; a self-hosted server given by
+URL needs no key. Each request has a timeout; rate limits (429), server errors
+(5xx), timeouts and lost connections are retried with exponential backoff
+(honouring ``Retry-After``) until the retries or the line's deadline run out.
+Only the rendered template is sent: the template decides which facts leave the
+machine (never file paths).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+import openai
+
+from segue.errors import NarrationError
+from segue.narration.narrator import Generation
+from segue.narration.templates import RenderedPrompt
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "gpt-4o-mini"
+
+
+class OpenAIGenerator:
+    """Chat completions through the ``openai`` SDK, with our own retry loop and deadline."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        base_url: str = "",
+        api_key: str = "",
+        model: str = "",
+        timeout_s: float = 10.0,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        temperature: float = 0.7,
+    ) -> None:
+        base_url = base_url or os.environ.get("OPENAI_BASE_URL", "")
+        api_key = api_key or os.environ.get("OPENAI_API_KEY", "")
+        if not api_key:
+            if not base_url:
+                raise NarrationError(
+                    "openai narrator: set OPENAI_API_KEY, or give a self-hosted server "
+                    "with --llm-base-url / OPENAI_BASE_URL"
+                )
+            api_key = "not-needed"  # self-hosted servers usually ignore the key
+        self.base_url = base_url
+        self._model = model or DEFAULT_MODEL
+        self.timeout_s = timeout_s
+        self.retries = max(0, retries)
+        self.backoff_s = backoff_s
+        self.temperature = temperature
+        self._client = openai.OpenAI(
+            base_url=base_url or None, api_key=api_key, timeout=timeout_s, max_retries=0
+        )
+
+    @property
+    def model(self) -> str:
+        """The model name sent with each request."""
+        return self._model
+
+    def _where(self) -> str:
+        return self.base_url or "the OpenAI API"
+
+    def generate(
+        self, prompt: RenderedPrompt, *, max_tokens: int, deadline: float, seed: int
+    ) -> Generation:
+        """Ask for one line; raise :class:`NarrationError` with the reason when none comes.
+
+        Raises
+        ------
+        NarrationError
+            ``deadline missed``, ``timeout``, ``rate limited``, ``server error``,
+            ``malformed response``, ``empty answer``, or the server's refusal.
+
+        """
+        if not prompt.prompt:
+            raise NarrationError(f"template {prompt.template!r} has no prompt block")
+        messages: list[dict[str, str]] = []
+        if prompt.system:
+            messages.append({"role": "system", "content": prompt.system})
+        messages.append({"role": "user", "content": prompt.prompt})
+        last = "no attempt"
+        for attempt in range(self.retries + 1):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.05:
+                raise NarrationError(f"deadline missed ({last})")
+            wait_s = self.backoff_s * 2**attempt
+            try:
+                response = self._client.chat.completions.create(
+                    model=self._model,
+                    messages=messages,  # type: ignore[arg-type]
+                    max_tokens=max_tokens,
+                    temperature=self.temperature,
+                    seed=seed,
+                    n=1,
+                    timeout=min(self.timeout_s, remaining),
+                )
+            except openai.APITimeoutError:
+                last = f"timeout after {min(self.timeout_s, remaining):.1f} s"
+            except openai.RateLimitError as exc:
+                last = "rate limited (429)"
+                wait_s = max(wait_s, _retry_after_s(exc.response.headers))
+            except openai.InternalServerError as exc:
+                last = f"server error ({exc.status_code})"
+            except openai.APIConnectionError:
+                last = f"cannot connect to {self._where()}"
+            except openai.APIStatusError as exc:
+                raise NarrationError(
+                    f"{self._where()} refused the request ({exc.status_code}): {_brief(exc)}"
+                ) from exc
+            except (openai.APIResponseValidationError, ValueError) as exc:
+                raise NarrationError(f"malformed response from {self._where()}") from exc
+            else:
+                return _parse(response)
+            if attempt == self.retries:
+                break
+            remaining = deadline - time.monotonic()
+            if wait_s >= remaining:
+                raise NarrationError(f"deadline missed ({last})")
+            log.info("openai: %s; retrying in %.2f s", last, wait_s)
+            time.sleep(wait_s)
+        raise NarrationError(f"{last}, {self.retries + 1} attempt(s)")
+
+
+def _parse(response: Any) -> Generation:
+    """The first choice's text; malformed or empty answers raise NarrationError."""
+    try:
+        choice = response.choices[0]
+        content = choice.message.content
+        finish = choice.finish_reason
+    except (AttributeError, IndexError, TypeError) as exc:
+        raise NarrationError("malformed response (no choices)") from exc
+    if not isinstance(content, str):
+        if content is None:
+            raise NarrationError("empty answer")
+        raise NarrationError("malformed response (content is not text)")
+    if not content.strip():
+        raise NarrationError("empty answer")
+    return Generation(text=content.strip(), truncated=finish == "length")
+
+
+def _retry_after_s(headers: Any) -> float:
+    """Seconds from a ``Retry-After`` header (numeric form), else 0."""
+    try:
+        return max(0.0, float(headers.get("retry-after", 0)))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _brief(exc: openai.APIStatusError) -> str:
+    return " ".join(str(exc.message).split())[:120]
