@@ -78,6 +78,18 @@ class Settings:
         "next up,coming up next,up next,stay tuned,without further ado,"
         "don't touch that dial,you're listening to,banger,let's get this party started"
     )
+    #: Text-to-speech engine (pyttsx3, piper, openai) and the voice's language
+    #: (empty: the listener's). ``voice_id`` names the engine's voice when set.
+    voice_engine: str = "pyttsx3"
+    voice_language: str = ""
+    #: OpenAI-compatible speech: model, voice and server (empty: ``OPENAI_BASE_URL``).
+    tts_model: str = "tts-1"
+    tts_voice: str = "alloy"
+    tts_base_url: str = ""
+    tts_timeout_s: float = 30.0
+    #: Downward compression of speech above this level, and its ratio.
+    voice_compress_threshold_db: float = -24.0
+    voice_compress_ratio: float = 3.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -16,15 +16,15 @@ from segue.analysis import analyze_file
 from segue.analysis.decode import AUDIO_EXTENSIONS
 from segue.config import Settings, default_cache_dir
 from segue.errors import InputError, SegueError
-from segue.mixing.artifacts import timeline_json, timeline_vtt
-from segue.mixing.encode import FileSink, check_output_path, sidecar, write_atomic
+from segue.mixing.artifacts import write_id3_chapters, write_sidecars
+from segue.mixing.encode import SIDECARS, FileSink, check_output_path, sidecar
 from segue.mixing.render import render_blocks
 from segue.mixing.timeline import build_timeline
 from segue.models import Listener, Plan, Timeline, Track
 from segue.narration import make_narrator, write_script
 from segue.narration.narrator import Narrator
 from segue.sequencing import plan_order
-from segue.voice.pyttsx3_engine import Pyttsx3Engine
+from segue.voice.engines import close_engine, make_engine
 from segue.voice.speech import SpeechCache, SpeechEngine, speak_links
 
 log = logging.getLogger(__name__)
@@ -49,11 +49,7 @@ class RenderResult:
     @property
     def artifacts(self) -> dict[str, Path]:
         """The mix and its sidecar files."""
-        return {
-            "mix": self.out,
-            "transcript": sidecar(self.out, ".vtt"),
-            "timeline": sidecar(self.out, ".json"),
-        }
+        return {"mix": self.out} | {name: sidecar(self.out, s) for s, name in SIDECARS.items()}
 
 
 def collect_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
@@ -142,25 +138,25 @@ def render_set(
     progress("script", 1, 1)
 
     own_engine = engine is None
-    tts = engine or Pyttsx3Engine(voice=settings.voice_id, rate_wpm=settings.voice_rate_wpm)
+    tts = engine or make_engine(settings.voice_engine, settings, language=listener.language)
     try:
         speeches, dropped = speak_links(
             links, tts, settings, SpeechCache(default_cache_dir() / "speech")
         )
     finally:
-        if own_engine and isinstance(tts, Pyttsx3Engine):
-            tts.close()
+        if own_engine:
+            close_engine(tts)
     problems += [f"link before track {i + 1} not spoken: {why}" for i, why in dropped.items()]
     progress("voice", 1, 1)
 
     timeline = build_timeline(plan, speeches, settings)
     total = round(timeline.duration_s * timeline.sr)
     done = 0
-    with FileSink(out, sr=timeline.sr) as sink:
+    chapters = (lambda tmp: write_id3_chapters(tmp, timeline)) if out.suffix == ".mp3" else None
+    with FileSink(out, sr=timeline.sr, before_commit=chapters) as sink:
         for block in render_blocks(timeline, settings):
             sink.write(block)
             done += block.shape[1]
             progress("mix", min(done, total), total)
-    write_atomic(sidecar(out, ".json"), timeline_json(timeline, plan, dropped))
-    write_atomic(sidecar(out, ".vtt"), timeline_vtt(timeline))
+    write_sidecars(out, timeline, plan, dropped)
     return RenderResult(out=out, timeline=timeline, plan=plan, problems=problems)

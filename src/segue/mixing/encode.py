@@ -8,12 +8,15 @@ leaves a half-written file under the output name.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import subprocess
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 from segue.analysis.decode import ffmpeg_binary
 from segue.errors import MixError, OutputError
@@ -28,8 +31,8 @@ CODECS: dict[str, list[str]] = {
     ".wav": ["-c:a", "pcm_s16le", "-f", "wav"],
 }
 
-#: Sidecar files written beside the mix, by suffix.
-SIDECARS = (".json", ".vtt")
+#: Sidecar files written beside the mix: suffix → what it holds.
+SIDECARS = {".json": "timeline", ".vtt": "transcript", ".cue": "cue sheet", ".png": "plot"}
 
 
 def sidecar(out: Path, suffix: str) -> Path:
@@ -71,8 +74,16 @@ def check_output_path(out: Path, inputs: Iterable[Path]) -> None:
 class FileSink:
     """Encode float32 stereo blocks to ``out`` with ffmpeg; atomic on success."""
 
-    def __init__(self, out: Path, *, sr: int, channels: int = 2) -> None:
+    def __init__(
+        self,
+        out: Path,
+        *,
+        sr: int,
+        channels: int = 2,
+        before_commit: Callable[[Path], None] | None = None,
+    ) -> None:
         ext = out.suffix.lower()
+        self.before_commit = before_commit
         if ext not in CODECS:
             raise OutputError(f"{out}: unsupported output format {ext}")
         self.out = out
@@ -103,6 +114,12 @@ class FileSink:
             err = self._stderr()
             self.abort()
             raise MixError(f"{self.out}: encoding failed ({err})")
+        if self.before_commit is not None:
+            try:
+                self.before_commit(self.tmp)
+            except BaseException:
+                self.abort()
+                raise
         os.replace(self.tmp, self.out)
 
     def abort(self) -> None:
@@ -144,3 +161,66 @@ def write_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+#: Stream containers by format name: ffmpeg arguments and the HTTP media type.
+STREAM_FORMATS: dict[str, tuple[list[str], str]] = {
+    "mp3": (["-c:a", "libmp3lame", "-b:a", "192k", "-f", "mp3"], "audio/mpeg"),
+    "ogg": (["-c:a", "libvorbis", "-q:a", "5", "-f", "ogg"], "audio/ogg"),
+    "opus": (["-c:a", "libopus", "-b:a", "128k", "-f", "ogg"], "audio/ogg"),
+}
+
+
+def encode_stream(
+    blocks: Iterable[FloatArray], *, sr: int, fmt: str = "mp3", channels: int = 2,
+    chunk_bytes: int = 16384,
+) -> Iterator[bytes]:  # fmt: skip
+    """Encode PCM blocks on the fly and yield the encoded bytes as they come.
+
+    A feeder thread writes PCM into ffmpeg while this generator reads what it
+    has encoded, so the stream starts after the first block, never after the
+    whole mix. Closing the generator early stops the encoder.
+    """
+    if fmt not in STREAM_FORMATS:
+        known = ", ".join(STREAM_FORMATS)
+        raise OutputError(f"unsupported stream format {fmt!r}; use one of {known}")
+    cmd = [
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error",
+        "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
+        *STREAM_FORMATS[fmt][0], "-flush_packets", "1", "pipe:1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    # Unbuffered pipes are BufferedReaders; read1 returns whatever is ready.
+    stdin, stdout = proc.stdin, cast(io.BufferedReader, proc.stdout)
+    failure: list[BaseException] = []
+
+    def feed() -> None:
+        try:
+            for block in blocks:
+                stdin.write(block.T.astype("<f4").tobytes())
+        except (BrokenPipeError, ValueError):
+            pass  # the reader went away: nothing left to do
+        except BaseException as exc:  # surfaced to the reader below
+            failure.append(exc)
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    feeder = threading.Thread(target=feed, name="segue-stream-feed", daemon=True)
+    feeder.start()
+    try:
+        while True:
+            data = stdout.read1(chunk_bytes)
+            if not data:
+                break
+            yield data
+        if failure:
+            raise MixError(f"stream stopped: {failure[0]}") from failure[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        stdout.close()

@@ -31,8 +31,11 @@ class Pyttsx3Engine:
 
     name = "pyttsx3"
 
-    def __init__(self, *, voice: str = "", rate_wpm: int = 165, timeout_s: float = 60.0) -> None:
+    def __init__(
+        self, *, voice: str = "", rate_wpm: int = 165, language: str = "en", timeout_s: float = 60.0
+    ) -> None:
         self.voice = voice
+        self.language = language
         self.rate_wpm = rate_wpm
         self.timeout_s = timeout_s
         self._lock = threading.Lock()
@@ -43,7 +46,7 @@ class Pyttsx3Engine:
     @property
     def voice_id(self) -> str:
         """A stable description of the voice, for caches and the timeline."""
-        return f"pyttsx3:{self.voice or 'default'}@{self.rate_wpm}"
+        return f"pyttsx3:{self.voice or self.language or 'default'}@{self.rate_wpm}"
 
     def synthesize(self, text: str) -> tuple[FloatArray, int]:
         """Speak ``text``; return mono float32 samples and their sample rate.
@@ -60,7 +63,8 @@ class Pyttsx3Engine:
             self._count += 1
             path = Path(self._tmp.name) / f"speech-{self._count}.wav"
             reply = self._request({"text": text, "path": str(path), "rate": self.rate_wpm,
-                                   "voice": self.voice, "timeout_s": self.timeout_s / 2})
+                                   "voice": self.voice, "language": self.language,
+                                   "timeout_s": self.timeout_s / 2})
             if not reply.get("ok"):
                 raise VoiceError(f"pyttsx3 failed on {text[:40]!r}: {reply.get('error')}")
             try:
@@ -95,6 +99,10 @@ class Pyttsx3Engine:
                     raise VoiceError("pyttsx3 worker exited (is espeak-ng installed?)")
                 continue
             reply: dict[str, object] = json.loads(line)
+            if reply.get("restart") and attempt == 1:
+                log.warning("pyttsx3 worker stuck (%s); restarting", reply.get("error"))
+                self._stop_worker()
+                continue
             return reply
         raise VoiceError("pyttsx3 worker unavailable")  # pragma: no cover
 

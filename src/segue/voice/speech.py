@@ -13,6 +13,7 @@ import librosa
 import numpy as np
 import pyloudnorm
 import soundfile as sf
+from scipy.ndimage import minimum_filter1d, uniform_filter1d
 from scipy.signal import resample_poly
 
 from segue.config import Settings
@@ -71,8 +72,41 @@ class SpeechCache:
             log.warning("speech cache not written (%s)", exc)
 
 
-def prepare_speech(samples: FloatArray, sr: int, *, out_sr: int, target_lufs: float) -> FloatArray:
-    """Trim silence, resample to ``out_sr`` and set the loudness to ``target_lufs``.
+def compress(
+    samples: FloatArray, sr: int, *, threshold_db: float, ratio: float, window_s: float = 0.01
+) -> FloatArray:
+    """Light downward compression, so loud syllables do not poke out over the music.
+
+    Parameters
+    ----------
+    samples : mono speech, float32, levelled so ``threshold_db`` means something
+        (see :func:`prepare_speech`).
+    sr : sample rate in Hz.
+    threshold_db : RMS level (dBFS, over ``window_s``) above which gain is reduced.
+    ratio : input dB above the threshold per output dB (3 = light).
+    window_s : RMS window; the gain curve is held for one window and smoothed over
+        two, so it never moves faster than a syllable.
+    """
+    if ratio <= 1.0 or len(samples) == 0:
+        return samples
+    width = max(1, round(window_s * sr))
+    level_db = 10 * np.log10(uniform_filter1d(samples.astype(np.float64) ** 2, width) + 1e-12)
+    gain_db = np.minimum(0.0, (threshold_db - level_db) * (1.0 - 1.0 / ratio))
+    gain_db = uniform_filter1d(minimum_filter1d(gain_db, width), 2 * width)
+    out: FloatArray = (samples * 10 ** (gain_db / 20)).astype(np.float32)
+    return out
+
+
+def prepare_speech(
+    samples: FloatArray,
+    sr: int,
+    *,
+    out_sr: int,
+    target_lufs: float,
+    threshold_db: float = -24.0,
+    ratio: float = 3.0,
+) -> FloatArray:
+    """Trim silence, resample, compress lightly and set the loudness of speech.
 
     Parameters
     ----------
@@ -80,7 +114,8 @@ def prepare_speech(samples: FloatArray, sr: int, *, out_sr: int, target_lufs: fl
     sr : its sample rate in Hz.
     out_sr : the mix's sample rate in Hz.
     target_lufs : integrated loudness of the result (BS.1770).
-
+    threshold_db, ratio : the compressor's settings, applied after the speech is
+        levelled to −20 dBFS RMS (see :func:`compress`).
     """
     trimmed, _ = librosa.effects.trim(samples, top_db=40, frame_length=1024, hop_length=256)
     if len(trimmed) == 0:
@@ -88,18 +123,23 @@ def prepare_speech(samples: FloatArray, sr: int, *, out_sr: int, target_lufs: fl
     if sr != out_sr:
         g = gcd(sr, out_sr)
         trimmed = resample_poly(trimmed, out_sr // g, sr // g).astype(np.float32)
-    ramp = min(len(trimmed) // 2, int(0.01 * out_sr))
+    rms = float(np.sqrt(np.mean(trimmed.astype(np.float64) ** 2)))
+    if rms < 1e-6:
+        raise VoiceError("speech is silent after trimming")
+    levelled = (trimmed * (10 ** (-20 / 20) / rms)).astype(np.float32)
+    shaped = compress(levelled, out_sr, threshold_db=threshold_db, ratio=ratio)
+    ramp = min(len(shaped) // 2, int(0.01 * out_sr))
     if ramp > 0:  # 10 ms ramps so the cut edges do not click
-        trimmed[:ramp] *= np.linspace(0.0, 1.0, ramp, dtype=np.float32)
-        trimmed[-ramp:] *= np.linspace(1.0, 0.0, ramp, dtype=np.float32)
+        shaped[:ramp] *= np.linspace(0.0, 1.0, ramp, dtype=np.float32)
+        shaped[-ramp:] *= np.linspace(1.0, 0.0, ramp, dtype=np.float32)
     meter = pyloudnorm.Meter(out_sr)
-    if len(trimmed) >= int(0.5 * out_sr):
-        loudness = float(meter.integrated_loudness(trimmed.astype(np.float64)))
+    if len(shaped) >= int(0.5 * out_sr):
+        loudness = float(meter.integrated_loudness(shaped.astype(np.float64)))
     else:  # too short for gated loudness: use its RMS as an estimate
-        loudness = 20 * float(np.log10(np.sqrt(np.mean(trimmed**2)) + 1e-12)) - 0.7
+        loudness = 20 * float(np.log10(np.sqrt(np.mean(shaped**2)) + 1e-12)) - 0.7
     if not np.isfinite(loudness):
         raise VoiceError("speech has no measurable loudness")
-    out: FloatArray = (trimmed * 10 ** ((target_lufs - loudness) / 20)).astype(np.float32)
+    out: FloatArray = (shaped * 10 ** ((target_lufs - loudness) / 20)).astype(np.float32)
     return out
 
 
@@ -127,6 +167,8 @@ def speak_links(
             samples = prepare_speech(
                 raw[0], raw[1], out_sr=settings.sample_rate,
                 target_lufs=settings.target_lufs + settings.voice_offset_db,
+                threshold_db=settings.voice_compress_threshold_db,
+                ratio=settings.voice_compress_ratio,
             )  # fmt: skip
         except VoiceError as exc:
             log.warning("link before track %d not spoken: %s", link.before_track + 1, exc)
