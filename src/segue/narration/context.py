@@ -61,7 +61,11 @@ def clean_tag(text: str | None, *, limit: int = 80) -> str:
     text = _CONTROL.sub(" ", text)
     text = re.sub(r"[<>{}\[\]*_#`|\\]", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
-    return text[:limit].rstrip()
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip(" ,;:-")
 
 
 def mood_word(energy: float) -> str:

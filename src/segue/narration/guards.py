@@ -31,8 +31,10 @@ from typing import Any
 
 from segue.narration.text import fit_budget, fold, mentions, opener, sentences, word_count
 
-#: How similar (0–1, on words with names masked) a line may be to an earlier one.
+#: How similar (0–1, on words with names masked) a line may be to a recent one, and how
+#: many of the latest lines count as recent.
 NEAR_REPEAT_RATIO = 0.8
+RECENT_LINES = 5
 
 _SPEAKER_LABEL = re.compile(r"^\s*(dj|host|announcer|narrator|presenter|segue|line)\s*:\s*", re.I)
 _MARKUP = re.compile(r"[<>*_#`\[\]{}|~^\\]|https?://|www\.|^\s*[-•]\s", re.M)
@@ -84,8 +86,25 @@ COMMON_WORDS = _wordset(
     when where which while who why will wind with without wonderful world would yeah
     year yes yet you you'll you're your yours ahead afternoon hello hi hey okay
     alright gently smooth rising energy mood calm steady driving laid-back
-    high-energy dark bright up-tempo mid-tempo great"""
+    high-energy dark bright up-tempo mid-tempo great
+    across actually afterwards ago although anyway anywhere apart as aside away
+    besides beyond both behind below beneath beside briefly closing
+    definitely despite down during either enough especially except far
+    further hopefully however indeed inside instead just later least less likely
+    maybe meanwhile more moreover nearly next nor notably often onward onwards
+    outside overall perhaps plus quick quickly rather recently right round
+    sadly second simply since slowly soon sometimes somewhere soon speaking
+    suddenly surely then thereafter third though throughout thus till tomorrow
+    toward towards truly twice ultimately unless until upon usually via
+    whatever whenever wherever whether while within yesterday
+    big brand coming fresh full hard huge little lovely new old pure real sweet
+    tonight's today's this's morning's evening's lights closes ends signs
+    say listen meet grab join hear check catch imagine remember picture cue press
+    give raise crank stick sit relax breathe dance sing watch wait"""
 )
+
+#: Endings of words that start a sentence without being a name (verbs and adverbs).
+_COMMON_ENDINGS = ("ing", "ed", "ly")
 
 #: Function words per language, for :func:`detect_language`.
 STOPWORDS = {
@@ -201,7 +220,8 @@ def _emoji(text: str) -> bool:
     return False
 
 
-def _known_tokens(names: Iterable[str]) -> set[str]:
+def known_tokens(names: Iterable[str]) -> set[str]:
+    """The words of ``names``, folded, possessive ``'s`` removed."""
     tokens: set[str] = set()
     for n in names:
         for w in _CAP_WORD.findall(n):
@@ -233,7 +253,7 @@ def invented_names(masked: str, known: set[str], language: str) -> list[str]:
             stem = _stem(tok)
             if stem in known or stem in ALLOWED_CAPS or len(stem) <= 1:
                 continue
-            if i == 0 and stem in COMMON_WORDS:
+            if i == 0 and (stem in COMMON_WORDS or stem.endswith(_COMMON_ENDINGS)):
                 continue
             if tok.isupper() and len(tok) >= 3:
                 found.append(tok)  # shouted words are reported by the caps check too
@@ -307,7 +327,7 @@ def check_line(
         problems.append(f"does not name the next track ({title!r} by {artist!r})")
 
     language = str((context.get("listener") or {}).get("language") or "en")
-    invented = invented_names(masked, _known_tokens(names) | _known_tokens(next_names), language)
+    invented = invented_names(masked, known_tokens(names) | known_tokens(next_names), language)
     shouted = [t for t in _CAP_WORD.findall(masked)
                if t.isupper() and len(t) >= 3 and fold(t) not in ALLOWED_CAPS]  # fmt: skip
     if shouted:
@@ -329,12 +349,12 @@ def check_line(
         problems.append(f"wrong language ({detected}, expected {language})")
 
     first = opener(line)
-    for earlier in recent:
+    for earlier in recent:  # the whole set: no two links open the same way
         if first and opener(earlier) == first:
             problems.append(f"opens like an earlier link ({first!r})")
             break
     shape = line_shape(line, [*names, *next_names])
-    for earlier in recent:
+    for earlier in recent[-RECENT_LINES:]:
         ratio = SequenceMatcher(None, shape, line_shape(earlier, names)).ratio()
         if ratio >= NEAR_REPEAT_RATIO:
             problems.append(f"near-repeat of an earlier link ({ratio:.0%} alike)")

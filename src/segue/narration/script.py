@@ -159,8 +159,8 @@ def narrate_gaps(
         must: tuple[str, ...] = ()
         if gap.next is not None:
             must = (str(gap.next["title"]), str(gap.next["artist"]))
-        if gap.kind == "opening" and context["listener"]["name"]:
-            # The opening greets the listener by name even when the intro is short.
+        if gap.kind != "link" and context["listener"]["name"]:
+            # The opening greets and the closing thanks the listener by name, even when short.
             must += (context["listener"]["name"],)
         request = LinkRequest(
             before_track=gap.before_track, kind=gap.kind, template=name, context=context,
