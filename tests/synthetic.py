@@ -18,6 +18,23 @@ import soundfile as sf
 MAJOR_STEPS = (0, 2, 4, 5, 7, 9, 11)
 MINOR_STEPS = (0, 2, 3, 5, 7, 8, 11)  # harmonic minor: the raised 7th makes V major
 
+#: Drum patterns: for each instrument, onsets in beats from the start of a 4/4 bar.
+#: Hats also play (softly) in the intro and outro; kick and snare only in the body.
+STYLES: dict[str, dict[str, tuple[float, ...]]] = {
+    # house/techno: four on the floor, off-beat hats, clap on 2 and 4
+    "four": {"hat": (0.5, 1.5, 2.5, 3.5), "kick": (0, 1, 2, 3), "snare": (1, 3)},
+    # rock: kick on 1 and 3, snare on 2 and 4, eighth-note hats
+    "rock": {"hat": tuple(i / 2 for i in range(8)), "kick": (0, 2, 2.5), "snare": (1, 3)},
+    # half-time: kick on 1, snare on 3, sixteenth hats
+    "halftime": {"hat": tuple(i / 4 for i in range(16)), "kick": (0, 1.75), "snare": (2,)},
+    # drum & bass two-step: kick on 1 and the "and" of 3, snare on 2 and 4
+    "breakbeat": {"hat": tuple(i / 2 for i in range(8)), "kick": (0, 2.5), "snare": (1, 3)},
+    # metal: double kick on every eighth, snare on 2 and 4, ride on the beat
+    "metal": {"hat": (0, 1, 2, 3), "kick": tuple(i / 2 for i in range(8)), "snare": (1, 3)},
+    # ballad: kick and snare only, no hats (the intro is the pad alone)
+    "sparse": {"hat": (), "kick": (0, 2), "snare": (1, 3)},
+}
+
 
 @dataclass(frozen=True)
 class SynthSpec:
@@ -31,6 +48,8 @@ class SynthSpec:
     outro_bars: int = 4
     sr: int = 44100
     seed: int = 0
+    #: Drum pattern, a key of :data:`STYLES` ("four": kick on every beat).
+    style: str = "four"
 
     @property
     def bar_s(self) -> float:
@@ -105,16 +124,16 @@ def synthesize(spec: SynthSpec) -> np.ndarray:
             body[seg] += 0.22 * pad * fade
             bass = _tone(_midi_hz(root - 12), m, sr, 3) * fade
             body[seg] += 0.25 * bass
-        for b in range(4):
-            onset = bar_start + round(b * beat * sr)
-            off = bar_start + round((b + 0.5) * beat * sr)
-            for start, sound, gain, target in (
-                (off, hat, 1.0, soft),
-                (onset, kick, 0.9, body if in_body else None),
-                (onset, snare, 1.0, body if in_body and b % 2 == 1 else None),
-            ):
-                if target is None:
-                    continue
+        pattern = STYLES[spec.style]
+        for name, sound, gain, target in (
+            ("hat", hat, 1.0, soft),
+            ("kick", kick, 0.9, body if in_body else None),
+            ("snare", snare, 1.0, body if in_body else None),
+        ):
+            if target is None:
+                continue
+            for pos in pattern[name]:
+                start = bar_start + round(pos * beat * sr)
                 end = min(n, start + len(sound))
                 if end > start:
                     target[start:end] += gain * sound[: end - start]

@@ -78,6 +78,18 @@ class Settings:
         "next up,coming up next,up next,stay tuned,without further ado,"
         "don't touch that dial,you're listening to,banger,let's get this party started"
     )
+    #: The energy arc a set follows: flat, rise, peak, wave or fall (see segue.sequencing.arcs).
+    arc: str = "peak"
+    #: Weights of the sequencer's cost terms (see segue.sequencing.costs); a listener's
+    #: feedback rescales them for that listener.
+    weight_tempo: float = 1.0
+    weight_key: float = 1.0
+    weight_energy: float = 1.0
+    weight_timbre: float = 1.0
+    weight_dynamics: float = 1.0
+    weight_genre: float = 0.3
+    weight_same_artist: float = 1.0
+    weight_same_album: float = 0.5
     #: Text-to-speech engine (pyttsx3, piper, openai) and the voice's language
     #: (empty: the listener's). ``voice_id`` names the engine's voice when set.
     voice_engine: str = "pyttsx3"
@@ -90,6 +102,8 @@ class Settings:
     #: Downward compression of speech above this level, and its ratio.
     voice_compress_threshold_db: float = -24.0
     voice_compress_ratio: float = 3.0
+    #: Parallel analysis workers (0: one per CPU core).
+    analysis_jobs: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

@@ -49,6 +49,18 @@ class TrackAnalysis:
     first_sound_s, last_sound_s : first and last moment above −60 dBFS.
     intro_end_s : where the song arrives after its intro (the talk-over window ends here).
     outro_start_s : where the ending begins (the next track may come in from here).
+    timbre : 13 mean MFCCs, see :func:`segue.analysis.features.timbre_summary`.
+    loudness_range_lu : EBU Tech 3342 loudness range (LRA).
+    true_peak_dbtp : 4× oversampled peak (BS.1770-4 Annex 2), dB true peak.
+    short_term_lufs : 3 s loudness once per second (value ``i`` centred on ``i + 0.5`` s).
+    energy_curve : 0–1 energy once per second, see
+        :func:`segue.analysis.features.energy_curve`.
+    brightness : share of spectral energy above 1.5 kHz, 0–1.
+    pulse_clarity : 0–1, how clearly a steady beat is heard (onset autocorrelation at
+        the beat period).
+    downbeat_times_s : the first beat of every bar (4/4 assumed).
+    vocal_onset_s, vocal_confidence : where a voice probably enters (``None`` when no
+        voice was found) and a 0–1 confidence.
 
     """
 
@@ -67,6 +79,15 @@ class TrackAnalysis:
     intro_end_s: float
     outro_start_s: float
     timbre: tuple[float, ...] = ()
+    loudness_range_lu: float = 0.0
+    true_peak_dbtp: float = 0.0
+    short_term_lufs: tuple[float, ...] = ()
+    energy_curve: tuple[float, ...] = ()
+    brightness: float = 0.0
+    pulse_clarity: float = 0.0
+    downbeat_times_s: tuple[float, ...] = ()
+    vocal_onset_s: float | None = None
+    vocal_confidence: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,10 @@ class Listener:
     talk_level: TalkLevel = "normal"
     #: What the listener heard recently ("Title by Artist"), oldest first; links may refer to it.
     recent: tuple[str, ...] = ()
+    #: Where this listener's feedback on transitions is kept (JSON lines; None: nowhere), and
+    #: whether it may reweight the sequencer's cost terms (see segue.sequencing.preference).
+    feedback_path: str | None = None
+    personalise: bool = True
 
 
 @dataclass(frozen=True)
@@ -109,6 +134,12 @@ class Plan:
     tracks: tuple[Track, ...]
     transitions: tuple[Transition, ...]
     total_cost: float
+    #: Input index of each track in play order, the energy arc, its target energy at each
+    #: position (empty for ``flat``) and the term weights the costs were computed with.
+    order: tuple[int, ...] = ()
+    arc: str = "flat"
+    target_energy: tuple[float, ...] = ()
+    weights: Mapping[str, float] = field(default_factory=dict)
 
 
 LinkKind = Literal["opening", "link", "closing"]

@@ -12,10 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from segue.analysis import analyze_file
 from segue.analysis.decode import AUDIO_EXTENSIONS
 from segue.config import Settings, default_cache_dir
-from segue.errors import InputError, SegueError
+from segue.errors import InputError
 from segue.mixing.artifacts import write_id3_chapters, write_sidecars
 from segue.mixing.encode import SIDECARS, FileSink, check_output_path, sidecar
 from segue.mixing.render import render_blocks
@@ -90,15 +89,21 @@ def collect_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
 def analyze_files(
     files: Sequence[Path], settings: Settings, progress: Progress = _no_progress
 ) -> tuple[list[Track], list[str]]:
-    """Analyse each file; a file that fails is reported and skipped."""
-    tracks: list[Track] = []
-    problems: list[str] = []
-    for n, f in enumerate(files, start=1):
-        try:
-            tracks.append(analyze_file(f, sr=settings.analysis_rate))
-        except SegueError as exc:
-            problems.append(str(exc))
-        progress("analyse", n, len(files))
+    """Analyse each file in parallel, cached; a file that fails is reported and skipped.
+
+    Tracks come back in input order. Results (and failures) are kept in the
+    analysis cache, so an unchanged file is never analysed twice.
+    """
+    from segue.analysis.executor import analyze_paths, open_default_cache
+
+    def report(done: int, total: int, outcome: object) -> None:
+        progress("analyse", done, total)
+
+    with open_default_cache() as cache:
+        outcomes = analyze_paths(files, jobs=settings.analysis_jobs, cache=cache,
+                                 progress=report)
+    tracks = [o.track for o in outcomes if o.track is not None]
+    problems = [o.error or f"{o.path}: analysis failed" for o in outcomes if o.track is None]
     return tracks, problems
 
 

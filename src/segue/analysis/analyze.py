@@ -1,27 +1,41 @@
-"""The per-track analysis function: one file in, one :class:`Track` out."""
+"""The per-track analysis function: one file in, one :class:`Track` out.
+
+The file is decoded once, in chunks, at 44.1 or 48 kHz stereo. Each chunk feeds
+the loudness meter (K-weighted energies, true peak) and a mono 4:1 decimator; the
+features (tempo, key, cues, energy, timbre) then work on the 11–12 kHz mono signal
+through one STFT. Memory grows with the mono signal only (about 2.6 MB a minute).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-import pyloudnorm
+from scipy import signal
 
-from segue.analysis import features
-from segue.analysis.decode import check_complete, decode
+from segue.analysis import features, key, spectral, structure, tempo
+from segue.analysis.decode import check_complete, iter_chunks, measurement_rate, source_rate
+from segue.analysis.loudness import LoudnessMeter
 from segue.analysis.tags import read_tags
 from segue.errors import AnalysisError
 from segue.models import FloatArray, Track, TrackAnalysis
 
 log = logging.getLogger(__name__)
 
+#: Bump when any analysis result would change: cached results of older versions are redone.
+ANALYZER_VERSION = "2.0"
 #: Shorter audio carries too little music to mix.
 MIN_DURATION_S = 5.0
 
 
-def analyze_samples(stereo: FloatArray, sr: int, *, name: str = "<samples>") -> TrackAnalysis:
-    """Analyse decoded audio of shape ``(channels, n)`` at ``sr`` Hz.
+def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<samples>"
+                   ) -> TrackAnalysis:
+    """Analyse audio given as consecutive chunks of shape ``(channels, n)`` at ``sr`` Hz.
+
+    ``sr`` should be 44.1 or 48 kHz (the loudness meter's rates; features run at a
+    quarter of it). Every chunk but the last must have a multiple of 4 frames.
 
     Raises
     ------
@@ -29,41 +43,85 @@ def analyze_samples(stereo: FloatArray, sr: int, *, name: str = "<samples>") -> 
         When the audio is shorter than :data:`MIN_DURATION_S` or silent.
 
     """
-    duration = stereo.shape[1] / sr
-    if duration < MIN_DURATION_S:
+    meter: LoudnessMeter | None = None
+    decimator = spectral.Decimator()
+    n = 0
+    for chunk in chunks:
+        if meter is None:
+            meter = LoudnessMeter(sr, channels=chunk.shape[0])
+        meter.update(chunk)
+        decimator.update(chunk)
+        n += chunk.shape[1]
+    duration = n / sr
+    if meter is None or duration < MIN_DURATION_S:
         raise AnalysisError(f"{name}: too short to mix ({duration:.1f} s < {MIN_DURATION_S:.0f} s)")
-    peak = float(np.max(np.abs(stereo)))
-    if peak < 1e-4:
+    loud = meter.result()
+    if loud.sample_peak_dbfs < -80.0:
         raise AnalysisError(f"{name}: silent (peak below -80 dBFS)")
-    # BS.1770 integrated loudness over all channels, as the listener hears them.
-    lufs = float(pyloudnorm.Meter(sr).integrated_loudness(stereo.T.astype(np.float64)))
-    if not np.isfinite(lufs):
+    if not np.isfinite(loud.integrated_lufs):
         raise AnalysisError(f"{name}: silent (no block above the -70 LUFS gate)")
-    mono: FloatArray = stereo.mean(axis=0).astype(np.float32)
-    env = features.onset_envelope(mono, sr)
-    tempo = features.estimate_tempo(mono, sr, onset_env=env)
-    key = features.estimate_key(mono, sr)
-    cues = features.find_cues(mono, sr, tempo.beat_times_s)
+    mono = decimator.result()
+    fsr = sr // spectral.DECIMATION
+    frames = spectral.frame_features(mono, fsr)
+    low_accent = frames.onset_low / max(float(frames.onset_low.std()), 1e-9)
+    beat = tempo.estimate_tempo(frames.onset, frames.fps, accent=low_accent)
+    chroma = spectral.chromagram(mono, fsr)
+    k = key.estimate_key(chroma)
+    cues = structure.find_cues(frames, duration, beat_times_s=beat.beat_times_s,
+                               downbeat_times_s=beat.downbeat_times_s, bpm=beat.bpm)
+    curve = features.energy_curve(frames, loud.short_term_lufs)
     return TrackAnalysis(
         duration_s=round(duration, 3),
-        bpm=tempo.bpm,
-        bpm_confidence=tempo.confidence,
-        beat_times_s=tempo.beat_times_s,
-        key=key.name,
-        camelot=key.camelot,
-        key_confidence=key.confidence,
-        lufs=round(lufs, 2),
-        peak_dbfs=round(20.0 * float(np.log10(peak)), 2),
-        energy=features.energy_score(lufs, env, mono, sr),
+        bpm=beat.bpm,
+        bpm_confidence=beat.confidence,
+        beat_times_s=beat.beat_times_s,
+        key=k.name,
+        camelot=k.camelot,
+        key_confidence=k.confidence,
+        lufs=round(loud.integrated_lufs, 2),
+        peak_dbfs=round(loud.sample_peak_dbfs, 2),
+        energy=features.energy_score(curve, loud.integrated_lufs),
         first_sound_s=cues.first_sound_s,
         last_sound_s=cues.last_sound_s,
         intro_end_s=cues.intro_end_s,
         outro_start_s=cues.outro_start_s,
-        timbre=features.timbre_summary(mono, sr),
+        timbre=features.timbre_summary(frames),
+        loudness_range_lu=round(loud.loudness_range_lu, 2),
+        true_peak_dbtp=round(loud.true_peak_dbtp, 2),
+        short_term_lufs=loud.short_term_lufs,
+        energy_curve=curve,
+        brightness=features.brightness(frames),
+        pulse_clarity=beat.pulse_clarity,
+        downbeat_times_s=beat.downbeat_times_s,
+        vocal_onset_s=cues.vocal_onset_s,
+        vocal_confidence=cues.vocal_confidence,
     )
 
 
-def analyze_file(path: str | Path, *, sr: int = 22050) -> Track:
+def analyze_samples(audio: FloatArray, sr: int, *, name: str = "<samples>") -> TrackAnalysis:
+    """Analyse decoded audio of shape ``(channels, n)`` at any rate ``sr`` Hz.
+
+    Audio at other rates than 44.1/48 kHz is resampled to 44.1 kHz first.
+
+    Raises
+    ------
+    AnalysisError
+        When the audio is shorter than :data:`MIN_DURATION_S` or silent.
+
+    """
+    x = np.asarray(audio, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    if sr not in (44100, 48000):
+        g = int(np.gcd(44100, sr))
+        x = signal.resample_poly(x, 44100 // g, sr // g, axis=1).astype(np.float32)
+        sr = 44100
+    step = 1 << 18
+    return analyze_chunks((x[:, i : i + step] for i in range(0, max(x.shape[1], 1), step)),
+                          sr, name=name)
+
+
+def analyze_file(path: str | Path) -> Track:
     """Decode, tag and analyse one file.
 
     Raises
@@ -73,8 +131,16 @@ def analyze_file(path: str | Path, *, sr: int = 22050) -> Track:
 
     """
     p = Path(path)
-    stereo = decode(p, sr=sr, channels=2)
-    check_complete(p, stereo.shape[1] / sr)
-    analysis = analyze_samples(stereo, sr, name=str(p))
+    sr = measurement_rate(source_rate(p))
+    counted = 0
+
+    def counting() -> Iterable[FloatArray]:
+        nonlocal counted
+        for chunk in iter_chunks(p, sr=sr, channels=2):
+            counted += chunk.shape[1]
+            yield chunk
+
+    analysis = analyze_chunks(counting(), sr, name=str(p))
+    check_complete(p, counted / sr)
     log.debug("%s: %.1f BPM, %s, %.1f LUFS", p, analysis.bpm, analysis.camelot, analysis.lufs)
     return Track(path=str(p), tags=read_tags(p), analysis=analysis)

@@ -7,9 +7,12 @@ the rest of segue sees one layout.
 
 from __future__ import annotations
 
+import io
 import logging
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import mutagen
@@ -111,3 +114,102 @@ def check_complete(path: str | Path, decoded_s: float, *, tolerance_s: float = 1
         raise DecodeError(
             f"{path}: truncated or corrupt (decoded {decoded_s:.1f} s of {declared:.1f} s)"
         )
+
+
+def source_rate(path: str | Path) -> int | None:
+    """The sample rate the file's header declares, or ``None`` when mutagen cannot tell."""
+    try:
+        info = mutagen.File(path)
+    except Exception:  # mutagen raises many types for odd files; the header is optional
+        return None
+    rate = getattr(getattr(info, "info", None), "sample_rate", None)
+    return int(rate) if rate else None
+
+
+def measurement_rate(native_sr: int | None) -> int:
+    """The rate loudness is measured at: 44.1 or 48 kHz, the family of the source.
+
+    Sources at 44.1 or 48 kHz are read as they are; higher rates are resampled to
+    the base rate of their family (88.2/176.4 kHz → 44.1 kHz, 96/192 kHz → 48 kHz),
+    which keeps the whole audible band; lower rates (8, 16, 22.05 kHz …) are
+    upsampled to 44.1 kHz so the true-peak meter works at a standard rate.
+    """
+    if native_sr is None:
+        return 44100
+    if native_sr % 48000 == 0:
+        return 48000
+    return 44100
+
+
+def iter_chunks(
+    path: str | Path, *, sr: int, channels: int = 2, chunk_frames: int = 1 << 18
+) -> Iterator[FloatArray]:
+    """Decode ``path`` with ffmpeg and yield it in chunks, never holding the whole file.
+
+    Parameters
+    ----------
+    path : the audio file.
+    sr : output sample rate in Hz.
+    channels : output channel count (ffmpeg downmixes with its standard matrix).
+    chunk_frames : frames per chunk; every chunk but the last has exactly this many.
+
+    Yields
+    ------
+    Arrays of shape ``(channels, n)``, float32, NaN/inf replaced by 0.
+
+    Raises
+    ------
+    DecodeError
+        When the file is missing, empty, not audio, or decodes to nothing. Raised
+        after the last chunk when ffmpeg fails part-way (a corrupt tail).
+
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise DecodeError(f"{p}: no such file")
+    if p.stat().st_size == 0:
+        raise DecodeError(f"{p}: empty file (0 bytes)")
+    cmd = [
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error", "-threads", "1",
+        "-i", str(p), "-map", "0:a:0", "-vn",
+        "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(sr), "pipe:1",
+    ]  # fmt: skip
+    frame_bytes = 4 * channels
+    total = 0
+    with tempfile.TemporaryFile() as errors_file:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors_file, bufsize=0)
+        stdout = proc.stdout
+        if not isinstance(stdout, io.RawIOBase):  # bufsize=0 gives a raw FileIO
+            raise DecodeError(f"{p}: cannot read ffmpeg's output")
+        try:
+            while True:
+                buf = bytearray(chunk_frames * frame_bytes)
+                view = memoryview(buf)
+                got = 0
+                while got < len(buf):
+                    n = stdout.readinto(view[got:])
+                    if not n:
+                        break
+                    got += n
+                frames = got // frame_bytes
+                if frames:
+                    data = np.frombuffer(buf, dtype="<f4", count=frames * channels)
+                    chunk: FloatArray = data.reshape(frames, channels).T.copy()
+                    np.nan_to_num(chunk, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+                    total += frames
+                    yield chunk
+                if got < len(buf):
+                    break
+        finally:
+            stdout.close()
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        errors_file.seek(0)
+        errors = errors_file.read().decode("utf-8", "replace").strip()
+    if proc.returncode != 0 and total == 0:
+        raise DecodeError(f"{p}: not decodable as audio ({_last_line(errors, p)})")
+    if total == 0:
+        raise DecodeError(f"{p}: contains no audio samples")
+    if proc.returncode != 0 or errors:
+        log.warning("%s: decoded with errors: %s", p, _last_line(errors, p))

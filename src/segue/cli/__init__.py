@@ -56,7 +56,6 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 
 # Commands register themselves on import; keep these imports at the bottom.
+from segue.cli import analyze as analyze  # noqa: E402
 from segue.cli import prompts as prompts  # noqa: E402
 from segue.cli import render as render  # noqa: E402
-
-

@@ -1,0 +1,238 @@
+"""The spectral front end shared by every feature: one STFT, reduced frame by frame.
+
+Analysis works on a mono signal at a quarter of the measurement rate (11.025 or
+12 kHz): everything a DJ needs from tempo, key and timbre sits below 5.5 kHz, and a
+quarter of the samples is a quarter of the work. The STFT is computed in blocks of
+frames and reduced at once to compact per-frame arrays (:class:`Frames`), so memory
+stays proportional to the frame count, not to the spectrogram.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from scipy import fft as sfft
+from scipy import signal
+
+from segue.models import FloatArray
+
+F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+#: Decimation from the measurement rate (44.1/48 kHz) to the analysis rate.
+DECIMATION = 4
+#: STFT of the frame features: 93 ms windows every 23 ms at 11.025 kHz.
+N_FFT = 1024
+HOP = 256
+N_MELS = 48
+#: STFT of the chroma: 372 ms windows every 186 ms (2.7 Hz bins, semitones from 65 Hz).
+CHROMA_N_FFT = 4096
+CHROMA_HOP = 2048
+CHROMA_FMIN_HZ = 65.0
+CHROMA_FMAX_HZ = 2100.0
+#: The brightness cut-off (MIRtoolbox's default).
+BRIGHTNESS_CUTOFF_HZ = 1500.0
+#: Mel bands below this are "low" (kick, bass) in the band onset envelopes.
+LOW_BAND_HZ = 200.0
+
+
+class Decimator:
+    """Streaming mono downmix and 4:1 decimation with a 49-tap windowed-sinc low-pass.
+
+    Feed consecutive chunks of shape ``(channels, n)`` with ``n`` a multiple of 4
+    (the last chunk may be shorter); :meth:`result` returns the whole mono signal
+    at ``sr / 4`` with the filter delay removed.
+    """
+
+    def __init__(self) -> None:
+        taps = 12 * DECIMATION + 1
+        self._h = signal.firwin(taps, 0.9 / DECIMATION, window=("kaiser", 8.0)).astype(np.float32)
+        self._tail = np.zeros(taps - 1, dtype=np.float32)
+        self._parts: list[F32] = []
+
+    def update(self, chunk: FloatArray) -> None:
+        """Downmix and decimate the next chunk."""
+        mono = chunk.mean(axis=0, dtype=np.float32)
+        rem = len(mono) % DECIMATION
+        if rem:
+            mono = np.concatenate([mono, np.zeros(DECIMATION - rem, dtype=np.float32)])
+        ext = np.concatenate([self._tail, mono])
+        self._tail = ext[len(ext) - len(self._tail) :]
+        out = signal.upfirdn(self._h, ext, 1, DECIMATION)
+        start = (len(self._h) - 1) // DECIMATION
+        self._parts.append(out[start : start + len(mono) // DECIMATION].astype(np.float32))
+
+    def result(self) -> F32:
+        """The decimated signal so far, aligned with the input (delay compensated)."""
+        y = np.concatenate(self._parts) if self._parts else np.zeros(0, dtype=np.float32)
+        delay = (len(self._h) - 1) // 2 // DECIMATION
+        out: F32 = np.concatenate([y[delay:], np.zeros(min(delay, len(y)), dtype=np.float32)])
+        return out
+
+
+def decimate(x: FloatArray) -> F32:
+    """Mono downmix at a quarter of the rate of ``x`` (shape ``(channels, n)``)."""
+    dec = Decimator()
+    dec.update(x)
+    return dec.result()
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> F32:
+    """Triangular filters equally spaced on the mel scale, shape ``(n_mels, n_fft//2+1)``.
+
+    Each filter is normalised to unit area so bands of any width weigh the same.
+    """
+    def mel(f: F64) -> F64:
+        out: F64 = 2595.0 * np.log10(1.0 + f / 700.0)
+        return out
+
+    edges_mel = np.linspace(mel(np.array(fmin)), mel(np.array(fmax)), n_mels + 2)
+    edges = 700.0 * (10.0 ** (edges_mel / 2595.0) - 1.0)
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (freqs[None, :] - lo) / (mid - lo)
+    down = (hi - freqs[None, :]) / (hi - mid)
+    fb = np.maximum(0.0, np.minimum(up, down))
+    fb /= np.maximum(fb.sum(axis=1, keepdims=True), 1e-12)
+    out: F32 = fb.astype(np.float32)
+    return out
+
+
+def chroma_filterbank(sr: int, n_fft: int) -> F32:
+    """Maps STFT bins to 12 pitch classes (C = 0), shape ``(12, n_fft//2+1)``.
+
+    Every bin between :data:`CHROMA_FMIN_HZ` and :data:`CHROMA_FMAX_HZ` goes to the
+    pitch class of the nearest semitone, weighted by a raised cosine of its distance
+    from that semitone (1 on the note, 0 half a semitone away), so energy between
+    notes counts little.
+    """
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
+    fb = np.zeros((12, len(freqs)))
+    band = (freqs >= CHROMA_FMIN_HZ) & (freqs <= CHROMA_FMAX_HZ)
+    midi = 69.0 + 12.0 * np.log2(np.maximum(freqs[band], 1e-9) / 440.0)
+    nearest = np.round(midi)
+    weight = np.cos(np.pi * (midi - nearest)) ** 2
+    fb[(nearest.astype(int) % 12), np.flatnonzero(band)] = weight
+    out: F32 = fb.astype(np.float32)
+    return out
+
+
+def _frames(y: F32, n_fft: int, hop: int) -> F32:
+    """Centred frames of ``y`` (zero padded), shape ``(n_frames, n_fft)``, a strided view."""
+    pad = n_fft // 2
+    yp = np.concatenate([np.zeros(pad, np.float32), y, np.zeros(pad, np.float32)])
+    n_frames = 1 + (len(yp) - n_fft) // hop if len(yp) >= n_fft else 0
+    view: F32 = np.lib.stride_tricks.sliding_window_view(yp, n_fft)[::hop][:n_frames]
+    return view
+
+
+def power_spectrogram_blocks(
+    y: F32, n_fft: int, hop: int, *, block_frames: int = 2048
+) -> list[tuple[int, F32]]:
+    """Hann-windowed power spectra of ``y`` in blocks: ``[(first_frame, power), ...]``.
+
+    Each ``power`` has shape ``(frames, n_fft//2+1)``, float32. Use it as an iterator
+    over a long signal; nothing is kept between blocks.
+    """
+    frames = _frames(y, n_fft, hop)
+    window = signal.get_window("hann", n_fft).astype(np.float32)
+    out: list[tuple[int, F32]] = []
+    for start in range(0, len(frames), block_frames):
+        spec = sfft.rfft(frames[start : start + block_frames] * window, axis=1)
+        power: F32 = (spec.real**2 + spec.imag**2).astype(np.float32)
+        out.append((start, power))
+    return out
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Per-frame reductions of one STFT (frame rate ``sr / HOP``).
+
+    Attributes
+    ----------
+    sr : sample rate of the analysed signal, Hz.
+    onset : onset strength (mean positive log-mel flux, dB per frame), all bands.
+    onset_low : the same over mel bands below :data:`LOW_BAND_HZ` (kick, bass).
+    rms_db : level of each frame, dB relative to full scale.
+    centroid_hz : spectral centroid.
+    brightness : share of spectral energy above :data:`BRIGHTNESS_CUTOFF_HZ`, 0–1.
+    mel_db : log-mel spectrum, shape ``(frames, N_MELS)``.
+
+    """
+
+    sr: int
+    onset: F32
+    onset_low: F32
+    rms_db: F32
+    centroid_hz: F32
+    brightness: F32
+    mel_db: F32
+
+    @property
+    def fps(self) -> float:
+        """Frames per second."""
+        return self.sr / HOP
+
+    @property
+    def times_s(self) -> F64:
+        """Centre time of every frame."""
+        out: F64 = np.arange(len(self.onset)) * HOP / self.sr
+        return out
+
+
+def frame_features(y: F32, sr: int) -> Frames:
+    """Reduce the STFT of mono ``y`` (at ``sr`` Hz) to :class:`Frames`."""
+    freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr).astype(np.float32)
+    fb = mel_filterbank(sr, N_FFT, N_MELS, 30.0, min(5000.0, sr / 2 * 0.95))
+    mel_centres = (fb * freqs[None, :]).sum(axis=1)
+    low = mel_centres < LOW_BAND_HZ
+    bright_mask = freqs >= BRIGHTNESS_CUTOFF_HZ
+    window_energy = float(np.sum(signal.get_window("hann", N_FFT) ** 2))
+    mels: list[F32] = []
+    rms: list[F32] = []
+    cent: list[F32] = []
+    bright: list[F32] = []
+    for _, power in power_spectrogram_blocks(y, N_FFT, HOP):
+        total = power.sum(axis=1)
+        safe = np.maximum(total, 1e-20)
+        mels.append((10.0 * np.log10(power @ fb.T + 1e-10)).astype(np.float32))
+        # Parseval: mean square of the windowed frame, scaled back to the signal's.
+        rms.append((10.0 * np.log10(safe / (N_FFT * window_energy) * 2.0)).astype(np.float32))
+        cent.append(((power @ freqs) / safe).astype(np.float32))
+        bright.append((power[:, bright_mask].sum(axis=1) / safe).astype(np.float32))
+    if not mels:
+        empty = np.zeros(0, np.float32)
+        return Frames(sr, empty, empty, empty, empty, empty, np.zeros((0, N_MELS), np.float32))
+    mel_db = np.concatenate(mels)
+    # Flux with a floor 60 dB under the loudest band so noise in silence adds nothing.
+    floored = np.maximum(mel_db, mel_db.max() - 60.0)
+    flux = np.maximum(0.0, np.diff(floored, axis=0, prepend=floored[:1]))
+    return Frames(
+        sr=sr,
+        onset=flux.mean(axis=1).astype(np.float32),
+        onset_low=flux[:, low].mean(axis=1).astype(np.float32) if low.any() else flux[:, 0],
+        rms_db=np.concatenate(rms),
+        centroid_hz=np.concatenate(cent),
+        brightness=np.concatenate(bright),
+        mel_db=mel_db,
+    )
+
+
+def chromagram(y: F32, sr: int) -> F32:
+    """Pitch-class energy over time, shape ``(frames, 12)``, each frame summing to 1.
+
+    Magnitudes (not power) are folded so one loud note does not drown the others;
+    frames without tonal energy are all zero.
+    """
+    fb = chroma_filterbank(sr, CHROMA_N_FFT)
+    parts: list[F32] = []
+    for _, power in power_spectrogram_blocks(y, CHROMA_N_FFT, CHROMA_HOP, block_frames=512):
+        parts.append((np.sqrt(power) @ fb.T).astype(np.float32))
+    if not parts:
+        return np.zeros((0, 12), np.float32)
+    chroma = np.concatenate(parts)
+    total = chroma.sum(axis=1, keepdims=True)
+    out: F32 = np.where(total > 0, chroma / np.maximum(total, 1e-20), 0.0).astype(np.float32)
+    return out
