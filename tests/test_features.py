@@ -6,28 +6,35 @@ import numpy as np
 import pytest
 
 from segue.analysis import analyze_samples
-from segue.analysis.features import camelot_code, estimate_key, estimate_tempo, find_cues
+from segue.analysis.key import camelot_code, estimate_key
+from segue.analysis.spectral import chromagram, decimate, frame_features
+from segue.analysis.structure import find_cues
+from segue.analysis.tempo import estimate_tempo
 from segue.errors import AnalysisError
 from synthetic import SynthSpec, synthesize
 
-SR = 22050
+SR = 44100
 
 
-def _mono(spec: SynthSpec) -> np.ndarray:
-    return synthesize(spec).mean(axis=1).astype(np.float32)
+def _frames(spec: SynthSpec):  # type: ignore[no-untyped-def]
+    mono = decimate(synthesize(spec).T)
+    return mono, frame_features(mono, SR // 4)
 
 
-@pytest.mark.parametrize("bpm", [96, 110, 120, 128])
-def test_tempo_within_four_percent(bpm: float) -> None:
-    est = estimate_tempo(_mono(SynthSpec(bpm=bpm, sr=SR, intro_bars=1, outro_bars=1)), SR)
+@pytest.mark.parametrize(("bpm", "style"), [(96, "four"), (120, "four"), (128, "four"),
+                                            (100, "rock"), (174, "breakbeat")])
+def test_tempo_within_four_percent_with_a_steady_grid(bpm: float, style: str) -> None:
+    _, fr = _frames(SynthSpec(bpm=bpm, style=style, intro_bars=1, body_bars=12, outro_bars=1))
+    est = estimate_tempo(fr.onset, fr.fps)
     assert est.bpm == pytest.approx(bpm, rel=0.04)
-    assert 0.0 < est.confidence <= 1.0
-    # The beat grid follows the tempo: median interval = one beat.
+    assert 0.0 < est.confidence <= 1.0 and 0.0 < est.pulse_clarity <= 1.0
+    # The beat grid follows the tempo, and bars hold four beats.
     assert np.median(np.diff(est.beat_times_s)) == pytest.approx(60 / bpm, rel=0.04)
+    assert np.median(np.diff(est.downbeat_times_s)) == pytest.approx(240 / bpm, rel=0.04)
 
 
 def test_tempo_of_silence_is_zero_with_no_confidence() -> None:
-    est = estimate_tempo(np.zeros(SR * 5, dtype=np.float32), SR)
+    est = estimate_tempo(np.zeros(1000, dtype=np.float32), 43.0)
     assert est.bpm == 0.0 and est.confidence == 0.0 and est.beat_times_s == ()
 
 
@@ -37,9 +44,9 @@ def test_tempo_of_silence_is_zero_with_no_confidence() -> None:
      (2, "minor", "D minor", "7A"), (6, "major", "F# major", "2B"), (4, "minor", "E minor", "9A")],
 )
 def test_key_of_a_clear_cadence(tonic: int, mode: str, name: str, camelot: str) -> None:
-    key = estimate_key(_mono(SynthSpec(tonic=tonic, mode=mode, sr=SR)), SR)
-    assert key.name == name
-    assert key.camelot == camelot
+    mono, _ = _frames(SynthSpec(tonic=tonic, mode=mode))
+    key = estimate_key(chromagram(mono, SR // 4))
+    assert (key.name, key.camelot) == (name, camelot)
     assert key.confidence > 0.5
 
 
@@ -51,34 +58,47 @@ def test_camelot_wheel() -> None:
 
 
 @pytest.mark.parametrize("spec", [
-    SynthSpec(bpm=120, intro_bars=4, body_bars=8, outro_bars=4, sr=SR),
-    SynthSpec(bpm=100, intro_bars=2, body_bars=8, outro_bars=2, sr=SR),
-    SynthSpec(bpm=128, intro_bars=8, body_bars=8, outro_bars=4, sr=SR),
+    SynthSpec(bpm=120, intro_bars=4, body_bars=8, outro_bars=4),
+    SynthSpec(bpm=100, intro_bars=2, body_bars=8, outro_bars=2, style="rock"),
+    SynthSpec(bpm=128, intro_bars=8, body_bars=8, outro_bars=4),
 ])
 def test_intro_end_and_outro_start_within_one_bar(spec: SynthSpec) -> None:
-    y = _mono(spec)
-    tempo = estimate_tempo(y, SR)
-    cues = find_cues(y, SR, tempo.beat_times_s)
-    assert abs(cues.intro_end_s - spec.intro_end_s) <= spec.bar_s
-    assert abs(cues.outro_start_s - spec.outro_start_s) <= spec.bar_s
+    a = analyze_samples(synthesize(spec).T, SR)
+    assert abs(a.intro_end_s - spec.intro_end_s) <= spec.bar_s
+    assert abs(a.outro_start_s - spec.outro_start_s) <= spec.bar_s
+    # Cues sit on the beat grid.
+    assert min(abs(b - a.intro_end_s) for b in a.beat_times_s) < 0.02
 
 
 def test_first_and_last_sound_skip_padding() -> None:
-    spec = SynthSpec(sr=SR, intro_bars=1, body_bars=4, outro_bars=1)
-    y = _mono(spec)
-    padded = np.concatenate([np.zeros(2 * SR), y, np.zeros(3 * SR)]).astype(np.float32)
-    cues = find_cues(padded, SR)
+    spec = SynthSpec(intro_bars=1, body_bars=4, outro_bars=1)
+    y = synthesize(spec).T
+    padded = np.concatenate([np.zeros((2, 2 * SR)), y, np.zeros((2, 3 * SR))], axis=1)
+    mono = decimate(padded.astype(np.float32))
+    cues = find_cues(frame_features(mono, SR // 4), padded.shape[1] / SR)
     assert cues.first_sound_s == pytest.approx(2.0, abs=0.1)
     assert cues.last_sound_s == pytest.approx(2.0 + spec.duration_s, abs=0.3)
 
 
 def test_analysis_orders_energy_and_measures_loudness() -> None:
-    loud = synthesize(SynthSpec(sr=SR, intro_bars=0, body_bars=8, outro_bars=0)).T
+    loud = synthesize(SynthSpec(intro_bars=0, body_bars=8, outro_bars=0)).T
     quiet = loud * 10 ** (-12 / 20)
     a_loud = analyze_samples(loud, SR)
     a_quiet = analyze_samples(quiet, SR)
     assert a_loud.lufs - a_quiet.lufs == pytest.approx(12.0, abs=0.2)
+    assert a_loud.true_peak_dbtp - a_quiet.true_peak_dbtp == pytest.approx(12.0, abs=0.05)
     assert 0.0 <= a_quiet.energy < a_loud.energy <= 1.0
+    assert len(a_loud.energy_curve) == len(a_loud.short_term_lufs) == round(a_loud.duration_s)
+    assert 0.0 < a_loud.brightness < 1.0 and len(a_loud.timbre) == 13
+
+
+def test_any_input_rate_gives_the_same_answers() -> None:
+    spec = SynthSpec(bpm=124, intro_bars=2, body_bars=8, outro_bars=2, sr=22050)
+    a = analyze_samples(synthesize(spec).T, 22050)
+    b = analyze_samples(synthesize(SynthSpec(bpm=124, intro_bars=2, body_bars=8,
+                                             outro_bars=2)).T, SR)
+    assert a.bpm == pytest.approx(b.bpm, rel=0.01)
+    assert a.key == b.key and a.lufs == pytest.approx(b.lufs, abs=0.3)
 
 
 def test_too_short_and_silent_audio_are_refused_by_name() -> None:

@@ -124,7 +124,8 @@ def _run_dask(paths: Sequence[str], jobs: int, spec: str) -> Iterator[Outcome]:
                                dashboard_address=None)
         client = dist.Client(cluster)
     else:
-        address = "tcp://" + spec[len("dask://") :]
+        rest = spec[len("dask://") :]
+        address = rest if "://" in rest else "tcp://" + rest  # inproc:// etc. pass through
         try:
             client = dist.Client(address, timeout=10)
         except OSError as exc:

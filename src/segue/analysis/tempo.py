@@ -11,8 +11,8 @@
    ``log2(c / 120)``. The weights (:data:`OCTAVE_WEIGHTS`) were fitted by pairwise
    logistic regression on the benchmark sets (``benchmarks/fit_tempo.py``; the
    README gives the leave-one-song-out accuracy next to the fitted one).
-4. **Beat grid**: dynamic programming (Ellis 2007) at the chosen period, then the
-   tempo is refined to the median beat interval of the steady part.
+4. **Beat grid**: the tempo is refined on the periodicity peak at 4 beats' lag, and
+   a constant grid at that tempo is laid where the onsets fall.
 5. **Downbeats**: 4/4 is assumed; the bar phase is the one of the four whose beats
    carry the most low-band onset energy and harmonic change (chords and kicks land
    on the one).
@@ -131,6 +131,21 @@ def _refine(ac: F64, fps: float, bpm: float) -> float:
     return bpm
 
 
+def refine_tempo(ac: F64, fps: float, bpm: float) -> float:
+    """``bpm`` made precise from the periodicity peak at 4, 2 or 1 beats' lag.
+
+    A peak at a longer lag fixes the period with a smaller relative error (the lag
+    is quantised to frames), so the longest lag inside the autocorrelation wins.
+    """
+    for beats in (4, 2, 1):
+        lag_bpm = bpm / beats
+        if 60.0 * fps / lag_bpm < len(ac) - 2:
+            refined = _refine(ac, fps, lag_bpm) * beats
+            if abs(refined / bpm - 1.0) < 0.02:
+                return refined
+    return bpm
+
+
 def choose_tempo(ac: F64, fps: float) -> tuple[float, float]:
     """The candidate with the best octave score, and a 0–1 margin over the runner-up."""
     cands = tempo_candidates(ac, fps)
@@ -142,11 +157,13 @@ def choose_tempo(ac: F64, fps: float) -> tuple[float, float]:
     return cands[int(order[0])], float(1.0 - np.exp(-margin))
 
 
-def track_beats(onset: F32, fps: float, bpm: float, *, tightness: float = 100.0) -> F64:
-    """Beat frames by dynamic programming (Ellis 2007) at ``bpm``.
+def track_beats(onset: F32, fps: float, bpm: float) -> F64:
+    """Beat frames (fractional) of a constant-tempo grid at ``bpm``, phase-aligned.
 
-    Each frame's score is its onset strength plus the best predecessor one period
-    earlier, penalised by ``tightness`` times the squared log of the interval ratio.
+    The onset envelope is smoothed by a Gaussian an eighth of a beat wide; the grid
+    phase is the one of 64 whose beats collect the most onset strength. Beats in
+    the leading and trailing silence are dropped. DJ music keeps a steady tempo, and
+    a constant grid does not jitter from beat to beat as frame-quantised trackers do.
     """
     period = 60.0 * fps / bpm
     o = onset.astype(np.float64)
@@ -154,36 +171,20 @@ def track_beats(onset: F32, fps: float, bpm: float, *, tightness: float = 100.0)
     if std <= 0 or len(o) < 2 * period:
         return np.zeros(0)
     o = o / std
-    # Smooth the envelope with a Gaussian an eighth of a beat wide.
-    width = max(1, round(period / 8))
-    g = np.exp(-0.5 * (np.arange(-2 * width, 2 * width + 1) / width) ** 2)
+    width = max(1.0, period / 8)
+    half = int(np.ceil(2 * width))
+    g = np.exp(-0.5 * (np.arange(-half, half + 1) / width) ** 2)
     local = np.convolve(o, g / g.sum(), mode="same")
-    lo, hi = round(period / 2), round(2 * period)
-    offsets = np.arange(-hi, -lo + 1)
-    penalty = -tightness * np.log(-offsets / period) ** 2
-    score = local.copy()
-    back = np.full(len(o), -1)
-    for t in range(lo, len(o)):
-        idx = t + offsets
-        valid = idx >= 0
-        cand = np.where(valid, score[np.maximum(idx, 0)] + penalty, -np.inf)
-        k = int(np.argmax(cand))
-        if cand[k] > 0:
-            score[t] = local[t] + cand[k]
-            back[t] = idx[k]
-    # Start from the best-scoring frame in the last period, then follow the links.
-    tail = np.arange(max(0, len(o) - round(period)), len(o))
-    t = int(tail[np.argmax(score[tail])])
-    beats = [t]
-    while back[t] >= 0:
-        t = int(back[t])
-        beats.append(t)
-    out = np.array(beats[::-1], dtype=np.float64)
-    # Trim beats in leading/trailing silence (onset far below the median beat).
-    strength = local[out.astype(int)]
+    count = int((len(o) - 1) / period) + 1
+    phases = np.linspace(0.0, period, 64, endpoint=False)
+    grid = phases[:, None] + np.arange(count)[None, :] * period
+    frames_idx = np.arange(len(o))
+    scores = np.interp(grid, frames_idx, local, right=0.0).sum(axis=1)
+    beats = grid[int(np.argmax(scores))]
+    beats = beats[beats <= len(o) - 1]
+    strength = np.interp(beats, frames_idx, local)
     strong = np.flatnonzero(strength > 0.1 * np.median(strength))
-    if len(strong):
-        out = out[strong[0] : strong[-1] + 1]
+    out: F64 = beats[strong[0] : strong[-1] + 1] if len(strong) else beats
     return out
 
 
@@ -218,16 +219,8 @@ def estimate_tempo(onset: F32, fps: float, *, accent: F32 | None = None) -> Temp
     if bpm <= 0:
         return TempoEstimate(bpm=0.0, confidence=0.0, beat_times_s=())
     clarity = float(np.clip(_at(ac, fps, bpm), 0.0, 1.0))
+    bpm = refine_tempo(ac, fps, bpm)
     beats = track_beats(onset, fps, bpm)
-    if len(beats) >= 8:
-        intervals = np.diff(beats)
-        steady = intervals[np.abs(intervals / np.median(intervals) - 1.0) < 0.1]
-        if len(steady) >= 4:
-            # A straight line through the beats: the grid's tempo, not one interval's.
-            idx = np.arange(len(beats))
-            slope = np.polyfit(idx, beats, 1)[0]
-            if abs(slope / np.median(steady) - 1.0) < 0.05:
-                bpm = 60.0 * fps / slope
     phase = downbeat_phase(beats, onset if accent is None else accent)
     times = beats / fps
     confidence = float(np.clip(np.sqrt(clarity * 2.0) * (0.5 + 0.5 * margin), 0.0, 1.0))

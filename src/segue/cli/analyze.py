@@ -127,8 +127,8 @@ def analyze(
     for o in failed:
         err.print(f"[red]segue: failed[/] {o.error}", highlight=False, soft_wrap=True)
     cached = sum(o.cached for o in outcomes)
-    err.print(f"{len(outcomes) - len(failed)} analysed ({cached} from cache), "
-              f"{len(failed)} failed.", highlight=False)
+    err.print(f"{len(outcomes) - len(failed)} analysed, {len(failed)} failed "
+              f"({cached} from the cache).", highlight=False)
     if as_json:
         typer.echo(json.dumps([outcome_json(o) for o in outcomes], indent=1))
     if failed or problems:

@@ -1,0 +1,71 @@
+"""BS.1770 loudness, EBU loudness range and true peak against known answers and pyloudnorm."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+
+from segue.analysis.loudness import LoudnessMeter, integrated_loudness, loudness_range
+
+
+def _measure(x: np.ndarray, sr: int, chunk: int = 30000) -> object:
+    meter = LoudnessMeter(sr, channels=x.shape[0])
+    for i in range(0, x.shape[1], chunk):
+        meter.update(x[:, i : i + chunk].astype(np.float32))
+    return meter.result()
+
+
+@pytest.mark.parametrize("sr", [44100, 48000])
+def test_integrated_loudness_matches_pyloudnorm(sr: int) -> None:
+    rng = np.random.default_rng(1)
+    t = np.arange(20 * sr) / sr
+    # Music-like: tones, noise bursts and a quiet passage (exercises both gates).
+    x = 0.3 * np.sin(2 * np.pi * 220 * t) + 0.1 * rng.standard_normal(len(t))
+    x[5 * sr : 9 * sr] *= 0.05
+    stereo = np.stack([x, 0.7 * x + 0.05 * rng.standard_normal(len(t))])
+    ours = _measure(stereo, sr).integrated_lufs  # type: ignore[attr-defined]
+    ref = pyloudnorm.Meter(sr).integrated_loudness(stereo.T)
+    assert ours == pytest.approx(ref, abs=0.1)
+
+
+def test_a_full_scale_sine_at_1khz_reads_minus_3_lufs_per_channel() -> None:
+    sr = 48000
+    t = np.arange(10 * sr) / sr
+    x = np.sin(2 * np.pi * 1000 * t)[None, :]
+    res = _measure(x, sr)
+    # BS.1770-4: a 0 dBFS 1 kHz sine in one channel reads -3.01 LKFS (the -0.691 offset
+    # cancels the K-filter's gain at 1 kHz).
+    assert res.integrated_lufs == pytest.approx(-3.01, abs=0.05)  # type: ignore[attr-defined]
+
+
+def test_loudness_range_of_two_levels_is_their_difference() -> None:
+    sr = 48000
+    rng = np.random.default_rng(2)
+    loud = 0.2 * rng.standard_normal(30 * sr)
+    quiet = loud * 10 ** (-10 / 20)
+    x = np.concatenate([loud, quiet])[None, :]
+    res = _measure(x, sr)
+    assert res.loudness_range_lu == pytest.approx(10.0, abs=0.6)  # type: ignore[attr-defined]
+    # The short-term curve steps down by 10 LU at 30 s.
+    curve = np.array(res.short_term_lufs)  # type: ignore[attr-defined]
+    assert len(curve) == 60
+    assert curve[10] - curve[50] == pytest.approx(10.0, abs=0.3)
+
+
+def test_true_peak_finds_the_intersample_overshoot() -> None:
+    sr = 44100
+    n = np.arange(sr * 2)
+    # A sine at sr/4 sampled 45 degrees off its peaks: samples at 0.707, true peak 1.0.
+    x = np.sin(2 * np.pi * n / 4 + np.pi / 4)[None, :] * 0.5
+    res = _measure(x, sr)
+    sample_peak = res.sample_peak_dbfs  # type: ignore[attr-defined]
+    assert sample_peak == pytest.approx(20 * np.log10(0.5 * np.sqrt(0.5)), abs=0.01)
+    assert res.true_peak_dbtp == pytest.approx(20 * np.log10(0.5), abs=0.2)  # type: ignore[attr-defined]
+
+
+def test_gates_drop_silence() -> None:
+    energy = np.concatenate([np.full(100, 1e-12), np.full(100, 0.01)])
+    assert integrated_loudness(energy) == pytest.approx(-0.691 - 20.0, abs=0.1)
+    assert integrated_loudness(np.zeros(50)) == -np.inf
+    assert loudness_range(np.zeros(50)) == 0.0
