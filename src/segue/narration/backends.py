@@ -69,7 +69,9 @@ def make_narrator(
     if name == "template":
         return TemplateNarrator(store, seed=settings.seed)
     generator = make_generator(name, settings)
-    return GuardedNarrator(generator, store, settings, cache=cache or default_line_cache())
+    if cache is None:
+        cache = default_line_cache()
+    return GuardedNarrator(generator, store, settings, cache=cache)
 
 
 def llm_settings(

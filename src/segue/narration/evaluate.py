@@ -15,7 +15,8 @@ Metrics (each a share in 0–1 unless its name has a unit):
 - ``grounding``: lines that name the next track's title or artist (lines with a
   next track); ``invented``: lines naming an artist or title not in the context.
 - ``guard_clean``: spoken lines that pass every guard.
-- ``distinct_openers``: distinct two-word openings per line, per set;
+- ``distinct_openers``: distinct two-word openings (names masked, so "Here's A"
+  and "Here's B" open alike) per line, per set;
   ``repeated_trigrams``: word 3-grams (names masked) said in more than one line
   of a set, as a share of all 3-grams.
 - ``personalisation``: where the template intends it (front matter
@@ -57,13 +58,15 @@ from segue.narration.guards import (
     invented_names,
     known_names,
     known_tokens,
+    line_opener,
+    readable_opener,
 )
 from segue.narration.guards import line_shape as _line_shape
 from segue.narration.guards import mask_names as _mask_names
 from segue.narration.narrator import Line, LinkRequest, Narrator
 from segue.narration.script import Gap, narrate_gaps
 from segue.narration.templates import TemplateStore
-from segue.narration.text import mentions, opener, word_count
+from segue.narration.text import mentions, word_count
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -133,6 +136,7 @@ class LineResult:
     like_used: bool
     raw: str | None = None
     prompt: dict[str, str] = field(default_factory=dict)
+    opener: str = ""
 
 
 @dataclass
@@ -238,7 +242,8 @@ def _score_line(
     listener = ctx["listener"]
     nxt = ctx.get("next")
     verdict = check_line(line.text, context=ctx, word_budget=request.word_budget,
-                         recent=request.recent, banned=banned_list(settings.banned_phrases))
+                         recent=request.recent, banned=banned_list(settings.banned_phrases),
+                         recent_openers=request.recent_openers)
     invented = invented_names_in(line.text, ctx)
     personal = _personal(store, request.template)
     name = listener["name"]
@@ -276,6 +281,7 @@ def _score_line(
         name_expected=name_expected, name_used=name_used,
         like_expected=like_expected, like_used=bool(like_used),
         raw=line.raw, prompt=prompt,
+        opener=readable_opener(line_opener(line.text, known_names(ctx))),
     )  # fmt: skip
 
 
@@ -308,7 +314,7 @@ def compute_metrics(lines: Sequence[LineResult]) -> dict[str, float | None]:
     distinct: list[float] = []
     repeated: list[float] = []
     for case_lines in by_case.values():
-        openers = [opener(ln.text) for ln in case_lines]
+        openers = [ln.opener for ln in case_lines]
         distinct.append(len(set(openers)) / len(openers))
         grams = [set(_trigrams(ln.text)) for ln in case_lines]
         counts = Counter(g for gs in grams for g in gs)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
-from segue.narration.text import fit_budget, fold, mentions, opener, sentences, word_count
+from segue.narration.text import fit_budget, fold, mentions, sentences, word_count
 
 #: How similar (0–1, on words with names masked) a line may be to a recent one, and how
 #: many of the latest lines count as recent.
@@ -274,6 +274,16 @@ def line_shape(text: str, names: Iterable[str] = ()) -> list[str]:
     return shape
 
 
+def line_opener(text: str, names: Iterable[str] = ()) -> str:
+    """The first two words with names masked: "Here's A by B" and "Here's C" open alike."""
+    return " ".join(line_shape(text, names)[:2])
+
+
+def readable_opener(opener_: str) -> str:
+    """An opener from :func:`line_opener` for people (and prompts): names shown as ``…``."""
+    return opener_.replace(_MASK, "…")
+
+
 def check_line(
     text: str,
     *,
@@ -282,6 +292,7 @@ def check_line(
     recent: Sequence[str] = (),
     banned: Sequence[str] = (),
     truncated: bool = False,
+    recent_openers: Sequence[str] | None = None,
 ) -> Verdict:
     """Tidy, trim and check one generated line (see the module docstring).
 
@@ -291,6 +302,8 @@ def check_line(
     context : the link's context (:func:`segue.narration.context.build_context`).
     word_budget : most words the line may have after trimming.
     recent : earlier lines of the set, oldest first.
+    recent_openers : their openers (:func:`line_opener` with each line's own names);
+        computed from ``recent`` with this context's names when not given.
     banned : folded phrases the line may not contain.
     truncated : the answer was cut off at the token limit (its unfinished last
         sentence is dropped).
@@ -326,6 +339,10 @@ def check_line(
         title, artist = nxt.get("title"), nxt.get("artist")
         problems.append(f"does not name the next track ({title!r} by {artist!r})")
 
+    wrong = misattributed(line, context)
+    if wrong:
+        problems.append(f"credits the wrong track or artist ({wrong!r})")
+
     language = str((context.get("listener") or {}).get("language") or "en")
     invented = invented_names(masked, known_tokens(names) | known_tokens(next_names), language)
     shouted = [t for t in _CAP_WORD.findall(masked)
@@ -348,11 +365,12 @@ def check_line(
     if language in STOPWORDS and detected is not None and detected != language:
         problems.append(f"wrong language ({detected}, expected {language})")
 
-    first = opener(line)
-    for earlier in recent:  # the whole set: no two links open the same way
-        if first and opener(earlier) == first:
-            problems.append(f"opens like an earlier link ({first!r})")
-            break
+    all_names = [*names, *next_names]
+    first = line_opener(line, all_names)
+    if recent_openers is None:
+        recent_openers = [line_opener(earlier, all_names) for earlier in recent]
+    if first and first in recent_openers:  # the whole set: no two links open the same way
+        problems.append(f"opens like an earlier link ({readable_opener(first)!r})")
     shape = line_shape(line, [*names, *next_names])
     for earlier in recent[-RECENT_LINES:]:
         ratio = SequenceMatcher(None, shape, line_shape(earlier, names)).ratio()
@@ -360,6 +378,51 @@ def check_line(
             problems.append(f"near-repeat of an earlier link ({ratio:.0%} alike)")
             break
     return Verdict(text=line, problems=tuple(problems))
+
+
+_BACK_REFERENCE = re.compile(
+    r"\b(was|were|had|heard|after|following|before|earlier|behind|thanks|thank|"
+    r"there|previous|last time|just|from earlier)\b",
+    re.I,
+)
+
+
+def misattributed(line: str, context: Mapping[str, Any]) -> str | None:
+    """A sentence that pairs the next track with another track's artist or title.
+
+    "Chaos God by McCracken" when Chaos God is by Muldjord, or "Muldjord with
+    Nebula" when Nebula was the previous track: a sentence naming the next title
+    (artist) together with another artist (title), without the next artist
+    (title) and without a back-reference ("that was", "after", …), credits the
+    wrong one. Returns the other name, or ``None``.
+    """
+    nxt = context.get("next")
+    if not nxt:
+        return None
+    titles = title_variants(str(nxt["title"]))
+    artist = str(nxt["artist"])
+    others: list[tuple[str, str]] = []  # (kind, name) of other tracks
+    prev = context.get("prev") or {}
+    for key in ("title", "artist"):
+        if prev.get(key):
+            others.append((key, str(prev[key])))
+    for heard in (context.get("listener") or {}).get("recent", ()):
+        parts = [p.strip() for p in re.split(r"\bby\b", str(heard), maxsplit=1)]
+        if len(parts) == 2:
+            others += [("title", parts[0]), ("artist", parts[1])]
+    for sentence in sentences(line):
+        if _BACK_REFERENCE.search(mask_names(sentence, [*known_names(context), *titles])):
+            continue
+        has_title = any(mentions(sentence, t) for t in titles)
+        has_artist = mentions(sentence, artist)
+        if has_title == has_artist:
+            continue  # both (correct) or neither (not about the next track)
+        wanted = "artist" if has_title else "title"
+        for kind, name in others:
+            if kind == wanted and name.casefold() not in (artist.casefold(), *map(
+                    str.casefold, titles)) and mentions(sentence, name):  # fmt: skip
+                return name
+    return None
 
 
 def _echoed_instruction(masked: str, context: Mapping[str, Any]) -> str | None:

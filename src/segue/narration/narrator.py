@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -25,9 +25,15 @@ from segue.config import Settings
 from segue.errors import NarrationError
 from segue.models import Delivery, LinkKind
 from segue.narration.cache import LineCache, line_key
-from segue.narration.guards import banned_list, check_line, known_names, line_shape
+from segue.narration.guards import (
+    banned_list,
+    check_line,
+    known_names,
+    line_opener,
+    line_shape,
+)
 from segue.narration.templates import Picker, RenderedPrompt, TemplateStore
-from segue.narration.text import fit_budget, opener, word_count
+from segue.narration.text import fit_budget, word_count
 
 __all__ = [
     "Generation",
@@ -48,8 +54,9 @@ log = logging.getLogger(__name__)
 class LinkRequest:
     """Everything a narrator needs to write one link.
 
-    ``recent`` holds the earlier lines of the set (oldest first), for the
-    variety guards.
+    ``recent`` holds the earlier lines of the set (oldest first) and
+    ``recent_openers`` their openers (:func:`~segue.narration.guards.line_opener`),
+    for the variety guards.
     """
 
     before_track: int
@@ -60,6 +67,7 @@ class LinkRequest:
     must_mention: tuple[str, ...]
     recent: tuple[str, ...] = ()
     delivery: Delivery = "talkover"
+    recent_openers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -138,10 +146,11 @@ class _SetPicker(Picker):
         self.calls += 1
         used_o, used_s = self.narrator.used_openers, self.narrator.used_shapes
         shapes = {o: " ".join(line_shape(o, self.names)) for o in options}
-        fresh = [o for o in options if opener(o) not in used_o and shapes[o] not in used_s]
-        fresh = fresh or [o for o in options if opener(o) not in used_o]
+        openers = {o: line_opener(o, self.names) for o in options}
+        fresh = [o for o in options if openers[o] not in used_o and shapes[o] not in used_s]
+        fresh = fresh or [o for o in options if openers[o] not in used_o]
         choice = rng.choice(fresh or options)
-        used_o.add(opener(choice))
+        used_o.add(openers[choice])
         used_s.add(shapes[choice])
         return choice
 
@@ -162,9 +171,9 @@ class TemplateNarrator:
         self.used_openers.clear()
         self.used_shapes.clear()
 
-    def note(self, text: str) -> None:
+    def note(self, text: str, names: Sequence[str] = ()) -> None:
         """Record a line spoken in this set (by any backend) so no later one opens like it."""
-        self.used_openers.add(opener(text))
+        self.used_openers.add(line_opener(text, names))
 
     def narrate(self, request: LinkRequest) -> Line:
         """Render the request's ``line`` block and fit it to the word budget."""
@@ -265,9 +274,10 @@ class GuardedNarrator:
             verdict = check_line(
                 gen.text, context=request.context, word_budget=request.word_budget,
                 recent=request.recent, banned=self.banned, truncated=gen.truncated,
+                recent_openers=request.recent_openers,
             )  # fmt: skip
             if verdict.ok:
-                self.fallback.note(verdict.text)
+                self.fallback.note(verdict.text, known_names(request.context))
                 return Line(
                     text=verdict.text, backend=self.name, template=request.template,
                     prompt=prompt, raw=raw, latency_s=time.perf_counter() - start,

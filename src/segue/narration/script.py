@@ -25,9 +25,10 @@ from segue.errors import NarrationError
 from segue.mixing.cues import WORDS_PER_SECOND, play_range_s, talk_window_s
 from segue.models import Delivery, Link, LinkKind, Listener, Plan
 from segue.narration.context import build_context, track_facts
+from segue.narration.guards import known_names, line_opener, readable_opener
 from segue.narration.narrator import Line, LinkRequest, Narrator
 from segue.narration.templates import TemplateStore
-from segue.narration.text import opener, word_count
+from segue.narration.text import word_count
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def narrate_gaps(
         reset()
     total = sum(1 for g in gaps if g.kind != "closing")
     said: list[str] = []
+    said_openers: list[str] = []
     heard: list[str] = []
     out: list[tuple[LinkRequest, Line]] = []
     for gap in gaps:
@@ -154,7 +156,7 @@ def narrate_gaps(
             listener=listener, prev=gap.prev, nxt=gap.next, reason=gap.reason,
             position=gap.before_track + 1, total=total, window_s=gap.window_s,
             word_budget=budget, now=now, kind=gap.kind, delivery=delivery,
-            recent=heard[:-1], avoid_openers=[opener(s) for s in said],
+            recent=heard[:-1], avoid_openers=[readable_opener(o) for o in said_openers],
         )  # fmt: skip
         must: tuple[str, ...] = ()
         if gap.next is not None:
@@ -165,6 +167,7 @@ def narrate_gaps(
         request = LinkRequest(
             before_track=gap.before_track, kind=gap.kind, template=name, context=context,
             word_budget=budget, must_mention=must, recent=tuple(said), delivery=delivery,
+            recent_openers=tuple(said_openers),
         )  # fmt: skip
         try:
             line = narrator.narrate(request)
@@ -178,6 +181,7 @@ def narrate_gaps(
         log.debug("link %d (%s, %d words, budget %d): %s", gap.before_track, line.backend,
                   word_count(line.text), budget, line.text)  # fmt: skip
         said.append(line.text)
+        said_openers.append(line_opener(line.text, known_names(context)))
         out.append((request, line))
     return out
 

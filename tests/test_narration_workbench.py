@@ -1,0 +1,231 @@
+"""The prompt workbench: templates and variants, the case set, eval/compare metrics and reports."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from openai_server import Helpful, ScriptedOpenAI, good
+from segue.cli import app
+from segue.config import Settings
+from segue.errors import InputError, NarrationError
+from segue.models import Listener
+from segue.narration import write_script
+from segue.narration.evaluate import (
+    compute_metrics,
+    default_cases_dir,
+    evaluate,
+    load_case,
+    load_cases,
+    markdown_report,
+    voice_speaker,
+)
+from segue.narration.narrator import TemplateNarrator
+from segue.narration.templates import TemplateStore, default_prompts_dir
+from test_narration import make_plan
+
+runner = CliRunner()
+PROMPTS = default_prompts_dir()
+
+
+def test_every_template_renders_every_block_for_every_case() -> None:
+    store = TemplateStore()
+    cases = load_cases(default_cases_dir(store))
+    assert len(cases) >= 5
+    for name in store.names():
+        t = store.get(name)
+        assert t.purpose in ("opening", "link", "closing") and t.description, name
+        runs = evaluate(cases, TemplateNarrator(store), store, Settings(), template=name)
+        assert runs.lines, name
+        for ln in runs.lines[:3]:
+            rendered = store.render_all(ln.template, _context_of(store, cases, name))
+            assert rendered.line and rendered.system and rendered.prompt, name
+            assert rendered.completion.rstrip().endswith("DJ:"), name
+
+
+def _context_of(store: TemplateStore, cases: list, name: str) -> dict:  # type: ignore[type-arg]
+    from segue.narration.script import narrate_gaps
+
+    for case in cases:
+        pairs = narrate_gaps(list(case.gaps), case.listener, TemplateNarrator(store), store,
+                             template=name, now=case.now)
+        if pairs:
+            return dict(pairs[0][0].context)
+    raise AssertionError(name)
+
+
+def test_variants_are_chosen_by_talk_level_delivery_and_language(tmp_path: Path) -> None:
+    store = TemplateStore()
+    assert store.resolve("link", "brief", "talkover") == "link.brief"
+    assert store.resolve("link", "chatty", "talkover") == "link.chatty"
+    assert store.resolve("link", "normal", "standalone") == "link.standalone"
+    assert store.resolve("link", "normal", "talkover") == "link"
+    assert store.resolve("closing", "chatty", "standalone") == "closing.chatty"
+    shutil.copytree(PROMPTS, tmp_path / "p", ignore=shutil.ignore_patterns("cases"))
+    (tmp_path / "p" / "link.de.j2").write_text("Jetzt {{ next.title }} von {{ next.artist }}.\n")
+    german = TemplateStore(tmp_path / "p")
+    assert german.resolve("link", "normal", "talkover", "de") == "link.de"
+    assert german.resolve("link", "brief", "talkover", "de") == "link.brief"
+    with pytest.raises(NarrationError, match=r"'interlude' not found.*known: closing"):
+        german.resolve("interlude", "normal", "talkover")
+
+
+def test_a_short_intro_makes_a_standalone_link_with_its_own_budget() -> None:
+    plan = make_plan(3)
+    # The previous track plays to its very end and the next one sings at once: no window.
+    no_outro = dataclasses.replace(plan.tracks[1].analysis, outro_start_s=200.0)
+    no_intro = dataclasses.replace(plan.tracks[2].analysis, intro_end_s=0.5)
+    plan = dataclasses.replace(plan, tracks=(
+        plan.tracks[0], dataclasses.replace(plan.tracks[1], analysis=no_outro),
+        dataclasses.replace(plan.tracks[2], analysis=no_intro)))
+    links = write_script(plan, Listener(), TemplateNarrator(TemplateStore()), Settings())
+    assert [lk.delivery for lk in links] == ["talkover", "talkover", "standalone"]
+    assert links[2].template == "link.standalone" and links[2].word_budget == 14
+    assert "Title 2" in links[2].text
+
+
+def test_an_unknown_variable_in_a_block_names_the_template_and_the_variable(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "link.j2").write_text(
+        "{% block line %}Hi {{ next.title }}{% endblock %}\n"
+        "{% block prompt %}Write about {{ nxt.title }}{% endblock %}\n")
+    store = TemplateStore(tmp_path)
+    assert store.render("link", {"next": {"title": "X"}}) == "Hi X"
+    with pytest.raises(NarrationError, match=r"'link' \(.*link\.j2\): 'nxt' is undefined"):
+        store.render_all("link", {"next": {"title": "X"}})
+
+
+def test_a_running_narrator_picks_up_an_edited_template_without_restart(tmp_path: Path) -> None:
+    shutil.copytree(PROMPTS, tmp_path / "p", ignore=shutil.ignore_patterns("cases"))
+    store = TemplateStore(tmp_path / "p")
+    narrator = TemplateNarrator(store)  # one narrator, as a server would keep it
+    plan = make_plan(2)
+    before = write_script(plan, Listener(talk_level="brief"), narrator, Settings())
+    path = tmp_path / "p" / "link.brief.j2"
+    path.write_text("{% block line %}Edited: {{ next.title }}.{% endblock %}\n")
+    os.utime(path, (1, 1))
+    after = write_script(plan, Listener(talk_level="brief"), narrator, Settings())
+    assert before[1].text != after[1].text and after[1].text == "Edited: Title 1."
+
+
+def test_case_files_are_validated_with_the_culprit_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[listener]\ntalk = "loud"\n'
+                   '[[tracks]]\ntitle = "A"\nartist = "B"\n')
+    with pytest.raises(InputError, match=r"bad\.toml: listener: talk = 'loud'"):
+        load_case(bad)
+    bad.write_text('[[tracks]]\ntitle = "A"\n')
+    with pytest.raises(InputError, match=r"bad\.toml: tracks\[0\]: needs a title and an artist"):
+        load_case(bad)
+    with pytest.raises(InputError, match="no case named nope"):
+        load_cases(PROMPTS / "cases", ["nope"])
+
+
+def test_template_metrics_over_the_shipped_cases() -> None:
+    store = TemplateStore()
+    run = evaluate(load_cases(default_cases_dir(store)), TemplateNarrator(store), store,
+                   Settings())
+    m = run.metrics
+    assert m["lines"] is not None and m["lines"] >= 45
+    assert m["grounding"] == 1.0 and m["invented"] == 0.0 and m["fallback_rate"] == 0.0
+    assert m["distinct_openers"] == 1.0  # no two links of a set open the same way
+    assert m["budget_fit"] is not None and m["budget_fit"] >= 0.95
+    assert m["personalisation"] is not None and m["personalisation"] >= 0.9
+    assert m["spoken_fit"] is None  # no voice given
+    data = json.loads(json.dumps(run.to_json()))
+    assert data["metrics"] == m and len(data["lines"]) == m["lines"]
+
+
+def test_metrics_punish_what_listeners_dislike() -> None:
+    store = TemplateStore()
+    case = load_cases(default_cases_dir(store), ["morning-commute"])
+    good_run = evaluate(case, TemplateNarrator(store), store, Settings(), template="link")
+    lines = [dataclasses.replace(ln, text="Here we go again with the next song.", names_next=False,
+                                 opener="here we", name_used=False, like_used=False)
+             for ln in good_run.lines]  # fmt: skip
+    bad = compute_metrics(lines)
+    assert bad["grounding"] == 0.0 and bad["distinct_openers"] == pytest.approx(1 / len(lines))
+    assert bad["repeated_trigrams"] == 1.0 and bad["personalisation"] == 0.0
+
+
+def test_spoken_fit_uses_the_configured_voice() -> None:
+    store = TemplateStore()
+    case = load_cases(default_cases_dir(store), ["brief-workday"])
+    speak, close = voice_speaker(Settings())
+    try:
+        run = evaluate(case, TemplateNarrator(store), store, Settings(), speak=speak)
+    finally:
+        close()
+    assert all(ln.speech_s is not None and ln.speech_s > 0.5 for ln in run.lines)
+    assert run.metrics["spoken_fit"] is not None and 0.0 <= run.metrics["spoken_fit"] <= 1.0
+    longest = max(run.lines, key=lambda ln: ln.words)
+    shortest = min(run.lines, key=lambda ln: ln.words)
+    assert longest.speech_s > shortest.speech_s  # type: ignore[operator]
+
+
+def test_cli_list_show_and_eval_json(tmp_path: Path) -> None:
+    listed = runner.invoke(app, ["prompts", "list"])
+    assert listed.exit_code == 0 and "link.standalone" in listed.output
+    shown = runner.invoke(app, ["prompts", "show", "link", "--case", "morning-commute"])
+    assert shown.exit_code == 0 and "target_words" in shown.output and "Bobby Hebb" in shown.output
+    out = tmp_path / "eval.json"
+    res = runner.invoke(app, ["prompts", "eval", "link", "--no-speech", "--json", str(out),
+                              "--case", "long-set"])
+    assert res.exit_code == 0, res.output
+    assert "distinct_openers" in res.output
+    data = json.loads(out.read_text())
+    assert data["label"] == "link@template" and data["cases"] == ["long-set"]
+    assert {ln["template"] for ln in data["lines"]} == {"link"}
+    missing = runner.invoke(app, ["prompts", "eval", "nosuch", "--no-speech"])
+    assert missing.exit_code == 2 and "nosuch" in missing.output
+
+
+def test_cli_compare_two_backends_writes_a_report(tmp_path: Path) -> None:
+    # The first line's answer and its regeneration both fail the guards: it falls back.
+    with ScriptedOpenAI(good("Here we go."), good("Here we go again."), Helpful()) as server:
+        report = tmp_path / "ab.md"
+        res = runner.invoke(app, [
+            "prompts", "compare", "link", "link@openai", "--case", "brief-workday",
+            "--llm-base-url", server.url, "--no-speech", "--no-cache", "--report", str(report),
+        ], env={"SEGUE_LLM_TIMEOUT_S": "2", "SEGUE_LLM_RETRIES": "0"})
+    assert res.exit_code == 0, res.output
+    text = report.read_text()
+    assert "| metric | link@template | link@openai |" in text
+    assert "fallback: guard: does not name the next track" in text  # the first, bad answer
+    html = tmp_path / "ab.html"
+    res = runner.invoke(app, ["prompts", "compare", "link.brief", "link", "--case",
+                              "brief-workday", "--no-speech", "--report", str(html)])
+    assert res.exit_code == 0, res.output
+    assert html.read_text().startswith("<!doctype html>")
+
+
+def test_markdown_report_marks_the_better_side() -> None:
+    store = TemplateStore()
+    case = load_cases(default_cases_dir(store), ["metal-night"])
+    a = evaluate(case, TemplateNarrator(store), store, Settings(), template="link")
+    b = evaluate(case, TemplateNarrator(store, seed=3), store, Settings(), template="link.brief")
+    text = markdown_report([a, b])
+    assert "| budget_fit |" in text and "## Lines" in text
+
+
+@pytest.mark.slow
+def test_cli_preview_shows_prompt_and_line_for_each_gap(
+    synth_set: dict[str, Path], listener_file: Path
+) -> None:
+    with ScriptedOpenAI(Helpful()) as server:
+        res = runner.invoke(app, ["prompts", "preview", "all", *map(str, synth_set.values()),
+                                  "--listener", str(listener_file), "--narrator", "openai",
+                                  "--llm-base-url", server.url, "--json"],
+                            env={"SEGUE_LLM_CACHE": "0"})
+    assert res.exit_code == 0, res.output
+    items = json.loads(res.stdout)
+    assert [i["kind"] for i in items] == ["opening", "link", "link", "closing"]
+    assert all(i["prompt"].startswith("[system]") for i in items)
+    assert all(i["backend"] == "openai" for i in items[:3])
