@@ -133,13 +133,14 @@ def build_set(minutes: float, tracks: list[Any]) -> tuple[Any, Any]:
 def child_render(job: Path) -> None:
     """Child process: render a pickled timeline to MP3, report time and peak RSS."""
     from segue.config import Settings
-    from segue.mixing.encode import FileSink
+    from segue.mixing.encode import FileSink, limiter_ceiling_dbfs
     from segue.mixing.render import render_blocks
 
     timeline, out = pickle.loads(job.read_bytes())
     t0 = time.perf_counter()
+    ceiling = limiter_ceiling_dbfs(Path(out), Settings().ceiling_dbfs)
     with FileSink(Path(out), sr=timeline.sr) as sink:
-        for block in render_blocks(timeline, Settings()):
+        for block in render_blocks(timeline, Settings(), ceiling_dbfs=ceiling):
             sink.write(block)
     wall = time.perf_counter() - t0
     print(json.dumps({"wall_s": wall, "rss_mb": _peak_rss_mb()}))
@@ -163,8 +164,11 @@ def child_pydub(job: Path) -> None:
 
 
 def _peak_rss_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return own / 1024  # Linux reports KiB; encoders in subprocesses are not counted here
+    """This process's peak RSS (VmHWM; unlike ru_maxrss it does not inherit the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(kind: str, job: Path) -> dict[str, Any]:

@@ -106,17 +106,12 @@ def test_links_hit_the_post_start_early_or_hold_a_bed() -> None:
 
 
 def test_vocals_before_the_intro_end_move_the_post() -> None:
-    @dataclasses.dataclass(frozen=True)
-    class WithVocals(TrackAnalysis):
-        vocal_onset_s: float | None = None
-        vocal_confidence: float = 0.0
-
     base = known(SynthSpec(bpm=120))
-    sung = dataclasses.replace(
-        base, analysis=WithVocals(**dataclasses.asdict(base.analysis), vocal_onset_s=5.0,
-                                  vocal_confidence=0.9))
+    sung = known(SynthSpec(bpm=120), vocal_onset_s=5.0, vocal_confidence=0.9)
+    unsure = known(SynthSpec(bpm=120), vocal_onset_s=5.0, vocal_confidence=0.1)
     assert post_s(base, SETTINGS) == pytest.approx(7.5)
     assert post_s(sung, SETTINGS) == pytest.approx(4.5)
+    assert post_s(unsure, SETTINGS) == pytest.approx(7.5)
 
 
 @pytest.mark.slow

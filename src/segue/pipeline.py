@@ -16,7 +16,13 @@ from segue.analysis.decode import AUDIO_EXTENSIONS
 from segue.config import Settings, default_cache_dir
 from segue.errors import InputError
 from segue.mixing.artifacts import write_id3_chapters, write_sidecars
-from segue.mixing.encode import SIDECARS, FileSink, check_output_path, sidecar
+from segue.mixing.encode import (
+    SIDECARS,
+    FileSink,
+    check_output_path,
+    limiter_ceiling_dbfs,
+    sidecar,
+)
 from segue.mixing.render import render_blocks
 from segue.mixing.timeline import build_timeline
 from segue.models import Listener, Plan, Timeline, Track
@@ -159,7 +165,8 @@ def render_set(
     done = 0
     chapters = (lambda tmp: write_id3_chapters(tmp, timeline)) if out.suffix == ".mp3" else None
     with FileSink(out, sr=timeline.sr, before_commit=chapters) as sink:
-        for block in render_blocks(timeline, settings):
+        ceiling = limiter_ceiling_dbfs(out, settings.ceiling_dbfs)
+        for block in render_blocks(timeline, settings, ceiling_dbfs=ceiling):
             sink.write(block)
             done += block.shape[1]
             progress("mix", min(done, total), total)

@@ -61,6 +61,7 @@ _TP_TAPS = 48
 _TP_FILTER = firwin(_TP_TAPS, 1.0 / TRUE_PEAK_OVERSAMPLING) * TRUE_PEAK_OVERSAMPLING
 _TP_PHASES = [_TP_FILTER[p::TRUE_PEAK_OVERSAMPLING] for p in range(TRUE_PEAK_OVERSAMPLING)]
 _TP_DELAY = round((_TP_TAPS - 1) / 2 / TRUE_PEAK_OVERSAMPLING)
+_TP_PHASES_F32 = [p.astype(np.float32) for p in _TP_PHASES]
 
 
 def true_peak_envelope(x: FloatArray, history: FloatArray) -> Float64Array:
@@ -81,16 +82,16 @@ def true_peak_envelope(x: FloatArray, history: FloatArray) -> Float64Array:
     n = x.shape[1]
     padded = np.concatenate(
         [history, x, np.zeros((x.shape[0], _TP_DELAY + 1), dtype=x.dtype)], axis=1
-    ).astype(np.float64)
-    peak = np.abs(x).max(axis=0).astype(np.float64)
-    for phase in _TP_PHASES[1:]:
+    ).astype(np.float32)
+    peak = np.abs(x).max(axis=0)
+    # Phase 0 is the samples themselves. Output k of a 'valid' convolution uses
+    # padded[k : k + taps] and sits at input time k + taps - 1 - delay.
+    start = history.shape[1] - (taps - 1) + _TP_DELAY
+    for phase in _TP_PHASES_F32[1:]:
         for ch in padded:
-            y = np.convolve(ch, phase, mode="valid")  # y[k] uses padded[k : k + taps]
-            # Output k sits at input time k + taps - 1 - delay, relative to padded.
-            start = taps - 1 - _TP_DELAY - history.shape[1]
-            aligned = y[-start : -start + n] if start < 0 else y[start : start + n]
-            peak = np.maximum(peak, np.abs(aligned[:n]) if len(aligned) >= n else peak)
-    out: Float64Array = peak
+            inter = np.convolve(ch, phase, mode="valid")[start : start + n]
+            np.maximum(peak, np.abs(inter), out=peak)
+    out: Float64Array = peak.astype(np.float64)
     return out
 
 

@@ -32,6 +32,7 @@ def render_blocks(
     block_s: float = 0.5,
     voice: bool = True,
     music: bool = True,
+    ceiling_dbfs: float | None = None,
 ) -> Iterator[FloatArray]:
     """Yield the mix as float32 blocks of shape ``(2, n)``, in order.
 
@@ -42,11 +43,13 @@ def render_blocks(
     block_s : block length in seconds (the last block is shorter).
     voice : ``False`` renders without speech and without ducking.
     music : ``False`` renders the speech alone.
+    ceiling_dbfs : true-peak ceiling of the limiter (default: the settings').
     """
     sr = timeline.sr
     total = round(timeline.duration_s * sr)
     block = max(1, round(block_s * sr))
-    limiter = PeakLimiter(ceiling_dbfs=settings.ceiling_dbfs, sr=sr)
+    ceiling = settings.ceiling_dbfs if ceiling_dbfs is None else ceiling_dbfs
+    limiter = PeakLimiter(ceiling_dbfs=ceiling, sr=sr)
     readers: dict[tuple[int, int], SegmentReader] = {}
     windows = [(lk.start_s, lk.end_s) for lk in timeline.links] if voice else []
     speech = [

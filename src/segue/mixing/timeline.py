@@ -105,7 +105,9 @@ def mix_time(segments: Sequence[Segment], source_s: float) -> float:
 class _Layout:
     """The mutable state of laying out one track: its segments and bed."""
 
-    def __init__(self, track: Track, start_s: float, cue: TransitionCue | None) -> None:
+    def __init__(
+        self, track: Track, start_s: float, cue: TransitionCue | None, post_src_s: float
+    ) -> None:
         self.track = track
         self.start_s = start_s
         self.cue = cue
@@ -113,18 +115,23 @@ class _Layout:
         self.stretch = cue.stretch if cue else 1.0
         self.stretch_until = self.src_in + (cue.stretch_source_s if cue else 0.0)
         self.loops = 0
-        self.loop_start, self.loop_len = self._bed_bar()
+        self.loop_start, self.loop_len = self._bed_bar(post_src_s)
         self.segments = self._segments()
 
-    def _bed_bar(self) -> tuple[float, float]:
-        """The bar a bed repeats: from the first downbeat, one bar long."""
-        down = downbeats_s(self.track)
-        down = down[down >= self.src_in - 0.01]
-        beat = local_beat_s(self.track, float(down[0])) if len(down) else None
-        if beat is not None and len(down):
-            start = float(down[0])
-            if start + 4 * beat < self.src_out - 1.0:
-                return start, 4 * beat
+    def _bed_bar(self, post_src_s: float) -> tuple[float, float]:
+        """The bar a bed repeats: the last whole bar (downbeat to downbeat) before the post.
+
+        Repeating it delays everything after it, the post included, by whole bars,
+        so the beat runs on. Without a usable grid, or when the intro is shorter
+        than a bar, the first :data:`FALLBACK_BED_S` seconds are repeated.
+        """
+        beat = local_beat_s(self.track, post_src_s)
+        if beat is not None:
+            bar = 4 * beat
+            down = downbeats_s(self.track)
+            fits = down[(down >= self.src_in - 0.01) & (down + bar <= post_src_s + 0.05)]
+            if len(fits):
+                return float(fits[-1]), bar
         return self.src_in, min(FALLBACK_BED_S, (self.src_out - self.src_in) / 4)
 
     def _segments(self) -> tuple[Segment, ...]:
@@ -163,7 +170,8 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
     for i, track in enumerate(plan.tracks):
         cue = plan_transition(plan.tracks[i - 1], track, settings) if i > 0 else None
         start = layouts[-1].end_s - cue.overlap_s if cue else 0.0
-        layout = _Layout(track, start, cue)
+        post_src = post_s(track, settings)
+        layout = _Layout(track, start, cue, post_src)
         layouts.append(layout)
         speech = by_track.pop(i, None)
         if speech is None:
@@ -173,11 +181,11 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
         else:
             earliest = start - lead_in_s(plan.tracks[i - 1], track, settings)
         earliest = max(earliest, voice_free_at)
-        post = mix_time(layout.segments, post_s(track, settings))
+        post = mix_time(layout.segments, post_src)
         overflow = earliest + speech.duration_s - post
         if overflow > 0:
             layout.hold(overflow)
-            post = mix_time(layout.segments, post_s(track, settings))
+            post = mix_time(layout.segments, post_src)
             log.info("track %d held %.1f s on a bed for its link", i + 1, layout.bed_s)
         begin = max(earliest, post - speech.duration_s)
         end = begin + speech.duration_s
