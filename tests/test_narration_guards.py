@@ -43,6 +43,16 @@ def test_overlong_lines_are_trimmed_at_a_sentence_boundary_or_refused() -> None:
     assert any("over budget" in p for p in problems(ramble, budget=8))
 
 
+def test_a_closing_whose_every_sentence_is_too_long_is_refused_not_emptied() -> None:
+    closing = build_context(
+        listener=Listener(name="Sam"), prev=facts_from_mapping({"title": "A", "artist": "B"}),
+        nxt=None, reason="", position=3, total=2, window_s=4.0, word_budget=6, kind="closing")
+    v = check_line("That was a wonderful set of songs and I thank you all for listening.",
+                   context=closing, word_budget=6)
+    assert not v.ok and v.reason and v.reason.startswith("over budget (no sentence fits")
+    assert check_line("Thanks for listening, Sam.", context=closing, word_budget=6).ok
+
+
 def test_an_answer_cut_off_at_the_token_limit_loses_its_unfinished_sentence() -> None:
     v = check_line("Here's Chaos God by Muldjord. And it is one of the", context=ctx(),
                    word_budget=20, truncated=True)

@@ -71,7 +71,8 @@ def test_variants_are_chosen_by_talk_level_delivery_and_language(tmp_path: Path)
     (tmp_path / "p" / "link.de.j2").write_text("Jetzt {{ next.title }} von {{ next.artist }}.\n")
     german = TemplateStore(tmp_path / "p")
     assert german.resolve("link", "normal", "talkover", "de") == "link.de"
-    assert german.resolve("link", "brief", "talkover", "de") == "link.brief"
+    assert german.resolve("link", "brief", "talkover", "de") == "link.de"  # language first
+    assert german.resolve("link", "brief", "talkover", "fr") == "link.brief"
     with pytest.raises(NarrationError, match=r"'interlude' not found.*known: closing"):
         german.resolve("interlude", "normal", "talkover")
 

@@ -93,8 +93,8 @@ METRICS: tuple[tuple[str, str, bool], ...] = (
     ("fallback_rate", "{:.0%}", False),
 )
 
-#: ``speak(text) -> seconds`` of speech as the mix would play it.
-SpeakFn = Callable[[str], float]
+#: ``speak(text, language) -> seconds`` of speech as the mix would play it.
+SpeakFn = Callable[[str, str], float]
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ def _score_line(
     speech_s = None
     if speak is not None:
         try:
-            speech_s = speak(line.text)
+            speech_s = speak(line.text, case.listener.language)
         except SegueError as exc:
             log.warning("%s, line %d: not synthesized (%s)", case.name, request.before_track, exc)
     prompt = {}
@@ -507,31 +507,37 @@ def write_json(path: Path, runs: Sequence[EvalRun]) -> None:
         raise InputError(f"{path}: cannot write JSON ({exc})") from exc
 
 
-def voice_speaker(settings: Settings, language: str = "en") -> tuple[SpeakFn, Callable[[], None]]:
-    """``speak(text) -> seconds`` with the configured voice, and a function that closes it.
+def voice_speaker(settings: Settings) -> tuple[SpeakFn, Callable[[], None]]:
+    """``speak(text, language) -> seconds`` with the configured voice, and a closer.
 
-    The engine comes from the voice registry (``settings.voice_engine``) when it
-    is present, else pyttsx3; speech is cached like the render's, and measured
-    after the same trimming the mix applies.
+    The engine comes from the voice registry (``settings.voice_engine``, one per
+    language) when it is present, else pyttsx3; speech is cached like the
+    render's, and measured after the same trimming the mix applies.
     """
     from segue.config import default_cache_dir
     from segue.voice.pyttsx3_engine import Pyttsx3Engine
     from segue.voice.speech import SpeechCache, SpeechEngine, prepare_speech
 
-    engine: SpeechEngine
     registry: Any = None
     try:
         registry = importlib.import_module("segue.voice.engines")
     except ImportError:
         registry = None
-    if registry is not None and hasattr(registry, "make_engine"):
-        name = str(getattr(settings, "voice_engine", "pyttsx3"))
-        engine = registry.make_engine(name, settings, language=language)
-    else:
-        engine = Pyttsx3Engine(voice=settings.voice_id, rate_wpm=settings.voice_rate_wpm)
+    engines: dict[str, SpeechEngine] = {}
     cache = SpeechCache(default_cache_dir() / "speech")
 
-    def speak(text: str) -> float:
+    def engine_for(language: str) -> SpeechEngine:
+        if language not in engines:
+            if registry is not None and hasattr(registry, "make_engine"):
+                name = str(getattr(settings, "voice_engine", "pyttsx3"))
+                engines[language] = registry.make_engine(name, settings, language=language)
+            else:
+                engines[language] = Pyttsx3Engine(voice=settings.voice_id,
+                                                   rate_wpm=settings.voice_rate_wpm)
+        return engines[language]
+
+    def speak(text: str, language: str = "en") -> float:
+        engine = engine_for(language)
         raw = cache.get(engine.voice_id, text)
         if raw is None:
             raw = engine.synthesize(text)
@@ -540,9 +546,10 @@ def voice_speaker(settings: Settings, language: str = "en") -> tuple[SpeakFn, Ca
         return len(samples) / raw[1]
 
     def close() -> None:
-        if registry is not None and hasattr(registry, "close_engine"):
-            registry.close_engine(engine)
-        elif isinstance(engine, Pyttsx3Engine):
-            engine.close()
+        for engine in engines.values():
+            if registry is not None and hasattr(registry, "close_engine"):
+                registry.close_engine(engine)
+            elif isinstance(engine, Pyttsx3Engine):
+                engine.close()
 
     return speak, close

@@ -323,7 +323,11 @@ def check_line(
     names = known_names(context)
     next_names = [*title_variants(str(nxt.get("title", ""))), str(nxt.get("artist", ""))]
     next_names = [n for n in next_names if n]
-    line = fit_budget(line, word_budget, tuple(next_names))
+    trimmed = fit_budget(line, word_budget, tuple(next_names))
+    if not trimmed:
+        return Verdict(text="", problems=(
+            f"over budget (no sentence fits {word_budget} words: {word_count(line)} words)",))
+    line = trimmed
     masked = mask_names(line, [*names, *next_names])
 
     if _MARKUP.search(masked):

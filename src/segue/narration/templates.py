@@ -26,8 +26,9 @@ re-read when their file changes, so a running ``serve`` or a long ``render``
 picks up edits without a restart.
 
 Variants: :meth:`TemplateStore.resolve` picks the most specific of
-``KIND.TALK.DELIVERY``, ``KIND.TALK``, ``KIND.DELIVERY`` and ``KIND`` (each
-first with a ``.LANGUAGE`` suffix for a listener language other than English).
+``KIND.TALK.DELIVERY``, ``KIND.TALK``, ``KIND.DELIVERY`` and ``KIND``, all of
+them first with a ``.LANGUAGE`` suffix for a listener language other than
+English (``link.de`` before ``link.brief`` for a German listener).
 """
 
 from __future__ import annotations
@@ -210,11 +211,9 @@ class TemplateStore:
         """
         plain = [f"{kind}.{talk_level}.{delivery}", f"{kind}.{talk_level}",
                  f"{kind}.{delivery}", kind]  # fmt: skip
-        candidates: list[str] = []
-        for c in plain:
-            if language and language != "en":
-                candidates.append(f"{c}.{language}")
-            candidates.append(c)
+        # The listener's language matters more than the talk level or the delivery.
+        localised = [f"{c}.{language}" for c in plain] if language and language != "en" else []
+        candidates = localised + plain
         for c in candidates:
             if self.exists(c):
                 return c
