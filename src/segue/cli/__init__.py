@@ -8,6 +8,7 @@ culprit named on stderr); 2 nothing could be done (bad arguments, no usable inpu
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Annotated
 
 import typer
@@ -44,9 +45,15 @@ def main(
         format="%(message)s",
         handlers=[RichHandler(console=err, show_time=False, show_path=False)],
     )
+    # A polite kill (SIGTERM) unwinds like Ctrl-C, so partial outputs are removed.
+    signal.signal(signal.SIGTERM, _terminate)
     # numba and librosa are chatty at DEBUG; keep our own details only.
     for noisy in ("numba", "matplotlib", "PIL"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
