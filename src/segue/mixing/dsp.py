@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 from scipy.ndimage import minimum_filter1d, uniform_filter1d
-from scipy.signal import firwin
 
+from segue.analysis.loudness import true_peak_filter
 from segue.models import FloatArray
 
 Float64Array = npt.NDArray[np.float64]
@@ -54,14 +54,10 @@ def duck_gain_db(
     return gain
 
 
-#: Oversampling for true-peak measurement (ITU-R BS.1770-4, Annex 2: 4× at 44.1/48 kHz).
-TRUE_PEAK_OVERSAMPLING = 4
-_TP_TAPS = 48
-# A linear-phase low-pass interpolator; each phase is one FIR of 12 taps.
-_TP_FILTER = firwin(_TP_TAPS, 1.0 / TRUE_PEAK_OVERSAMPLING) * TRUE_PEAK_OVERSAMPLING
-_TP_PHASES = [_TP_FILTER[p::TRUE_PEAK_OVERSAMPLING] for p in range(TRUE_PEAK_OVERSAMPLING)]
-_TP_DELAY = round((_TP_TAPS - 1) / 2 / TRUE_PEAK_OVERSAMPLING)
-_TP_PHASES_F32 = [p.astype(np.float32) for p in _TP_PHASES]
+# The BS.1770-4 Annex 2 interpolator the loudness meter uses: phase p gives the
+# value p/4 of a sample later, y_p[m] = sum_j h[p, j] x[m + 6 - j].
+_TP_PHASES_F32 = [p.astype(np.float32) for p in true_peak_filter()]
+_TP_LOOKAHEAD = 6
 
 
 def true_peak_envelope(x: FloatArray, history: FloatArray) -> Float64Array:
@@ -78,15 +74,15 @@ def true_peak_envelope(x: FloatArray, history: FloatArray) -> Float64Array:
     Array of ``n`` values: the largest absolute value between each sample and
     the next, estimated by 4× polyphase interpolation (delay-compensated).
     """
-    taps = len(_TP_PHASES[0])
+    taps = len(_TP_PHASES_F32[0])
     n = x.shape[1]
     padded = np.concatenate(
-        [history, x, np.zeros((x.shape[0], _TP_DELAY + 1), dtype=x.dtype)], axis=1
+        [history, x, np.zeros((x.shape[0], _TP_LOOKAHEAD + 1), dtype=x.dtype)], axis=1
     ).astype(np.float32)
     peak = np.abs(x).max(axis=0)
-    # Phase 0 is the samples themselves. Output k of a 'valid' convolution uses
-    # padded[k : k + taps] and sits at input time k + taps - 1 - delay.
-    start = history.shape[1] - (taps - 1) + _TP_DELAY
+    # Phase 0 is the samples themselves. Output k of a 'valid' convolution is
+    # sum_j h[j] padded[k + taps - 1 - j], i.e. y_p at m = k + taps - 1 - 6 - len(history).
+    start = history.shape[1] - (taps - 1) + _TP_LOOKAHEAD
     for phase in _TP_PHASES_F32[1:]:
         for ch in padded:
             inter = np.convolve(ch, phase, mode="valid")[start : start + n]
@@ -125,7 +121,7 @@ class PeakLimiter:
         self._pending = np.zeros((channels, 0), dtype=np.float32)
         self._req_hist = np.ones(2 * self.radius)
         self._gain = 1.0
-        self._tp_hist = np.zeros((channels, len(_TP_PHASES[0])), dtype=np.float32)
+        self._tp_hist = np.zeros((channels, len(_TP_PHASES_F32[0])), dtype=np.float32)
 
     @property
     def delay(self) -> int:
