@@ -9,9 +9,10 @@ Two kinds of evidence locate where a song "arrives" and where its ending begins:
   bar-long log-mel summaries: a peak is a point where the sound changes (drums
   enter, the riff changes, the chorus starts).
 
-When the level says the song starts at full strength (no soft intro), the intro
-ends at the first strong novelty peak in the first third of the song, if there is
-one. Every cue is snapped to the nearest downbeat (or beat when there are no
+The intro ends at the candidate (novelty peaks in the first 40 %, and the level
+arrival) after which the next 8 bars are loudest relative to everything before it,
+if that step is at least 1.5 dB; without such a step, at the first novelty peak.
+The outro start mirrors this at the end. Every cue is snapped to the nearest downbeat (or beat when there are no
 downbeats), and kept inside the first (intro) or last (outro) half.
 """
 
@@ -29,7 +30,9 @@ F64 = npt.NDArray[np.float64]
 SILENCE_DB = -60.0
 ARRIVAL_DROP_DB = 3.0
 #: A novelty peak counts as a boundary above this (the novelty is scaled to 0–1).
-NOVELTY_THRESHOLD = 0.35
+NOVELTY_THRESHOLD = 0.3
+#: A boundary where the level steps up (intro) or down (outro) at least this much wins.
+MIN_ARRIVAL_GAIN_DB = 1.5
 
 
 @dataclass(frozen=True)
@@ -91,9 +94,15 @@ def novelty(frames: Frames, bar_s: float) -> tuple[F64, F64]:
     dist = np.sqrt(np.maximum(sq[:, :, None] + sq[:, None, :] - 2.0 * gram, 0.0))
     nov = (dist * kernel).sum(axis=(1, 2))
     nov = np.maximum(nov, 0.0)
+    times: F64 = np.arange(n) * step / fps
+    # The step from silence into the song (and out of it) is no structural change:
+    # scale by the largest peak between one bar after the first and before the last sound.
+    audible = np.flatnonzero(frames.rms_db > SILENCE_DB)
+    if len(audible):
+        first, last = audible[0] / fps, audible[-1] / fps
+        nov[(times < first + bar_s) | (times > last - bar_s)] = 0.0
     if nov.max() > 0:
         nov /= nov.max()
-    times: F64 = np.arange(n) * step / fps
     return times, nov
 
 
@@ -182,19 +191,31 @@ def find_cues(
     intro_end = float(times[arrived[0]]) if len(arrived) else first
     outro_start = float(times[arrived[-1]]) if len(arrived) else last
     nov_t, nov = novelty(frames, bar_s)
-    peaks = _peaks(nov, NOVELTY_THRESHOLD) if len(nov) else np.zeros(0, dtype=np.intp)
-    if intro_end - first < bar_s and len(peaks):
-        # Full strength from the start: the intro ends at the first strong change
-        # at least two bars in, within the first third.
-        early = [nov_t[p] for p in peaks
-                 if first + 2 * bar_s <= nov_t[p] <= first + (last - first) / 3.0]
-        if early:
-            intro_end = float(early[0])
-    if last - outro_start < bar_s and len(peaks):
-        late = [nov_t[p] for p in peaks
-                if last - (last - first) / 3.0 <= nov_t[p] <= last - 2 * bar_s]
-        if late:
-            outro_start = float(late[-1])
+    peaks = [float(nov_t[p]) for p in _peaks(nov, NOVELTY_THRESHOLD)] if len(nov) else []
+    span = 8 * bar_s
+
+    def mean_db(a: float, b: float) -> float:
+        sel = level[(times >= a) & (times < b)]
+        return float(10.0 * np.log10(np.mean(10.0 ** (sel / 10.0)))) if len(sel) else -120.0
+
+    # The song arrives at the boundary after which it is loudest relative to before.
+    early = [t for t in peaks if first + 2 * bar_s <= t <= first + 0.4 * (last - first)]
+    gains = [(mean_db(t, t + span) - mean_db(first, t), t) for t in [*early, intro_end]
+             if t > first + bar_s]
+    best_gain = max((g for g, _ in gains), default=0.0)
+    if best_gain >= MIN_ARRIVAL_GAIN_DB:
+        intro_end = min(t for g, t in gains if g >= best_gain - 0.5)
+    elif early:
+        intro_end = early[0]  # no step in level: the first clear change in sound
+    # The ending begins at the boundary after which it is quietest relative to before.
+    late = [t for t in peaks if last - 0.4 * (last - first) <= t <= last - 2 * bar_s]
+    drops = [(mean_db(t - span, t) - mean_db(t, last), t) for t in [*late, outro_start]
+             if t < last - bar_s]
+    best_drop = max((g for g, _ in drops), default=0.0)
+    if best_drop >= MIN_ARRIVAL_GAIN_DB:
+        outro_start = max(t for g, t in drops if g >= best_drop - 0.5)
+    elif late:
+        outro_start = late[-1]
     intro_end = snap(min(max(intro_end, first), middle), grid)
     outro_start = snap(max(min(outro_start, last), middle), grid)
     vocal_s, vocal_conf = vocal_onset(frames, first, last)

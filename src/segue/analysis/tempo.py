@@ -35,7 +35,7 @@ _ACF_WINDOW_S = 24.0
 _ACF_HOP_S = 6.0
 _FAMILY = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
 #: Weights of the candidate features, in the order of :func:`candidate_features`.
-OCTAVE_WEIGHTS = np.array([0.69, 0.65, 0.32, 2.78, -3.27, 2.12, -1.73])
+OCTAVE_WEIGHTS = np.array([0.92, 0.56, 0.32, 4.04, -2.25, 2.65, -1.82])
 
 
 @dataclass(frozen=True)
