@@ -12,8 +12,9 @@ Two kinds of evidence locate where a song "arrives" and where its ending begins:
 The intro ends at the candidate (novelty peaks in the first 40 %, and the level
 arrival) after which the next 8 bars are loudest relative to everything before it,
 if that step is at least 1.5 dB; without such a step, at the first novelty peak.
-The outro start mirrors this at the end. Every cue is snapped to the nearest downbeat (or beat when there are no
-downbeats), and kept inside the first (intro) or last (outro) half.
+The outro start mirrors this at the end. Every cue is snapped to the nearest
+downbeat (or beat when there are no downbeats), and kept inside the first
+(intro) or last (outro) half.
 """
 
 from __future__ import annotations
