@@ -29,29 +29,30 @@ from segue.analysis.decode import iter_chunks
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def onset_of(item: Item) -> tuple[np.ndarray, float]:
-    """Onset envelope and frame rate of a benchmark file (cached in benchmarks/results)."""
+def onset_of(item: Item) -> tuple[np.ndarray, np.ndarray, float]:
+    """Onset envelopes (full, low band) and frame rate of a file (cached in results/)."""
     cache = RESULTS / "onsets" / (Path(item.path).stem + ".npz")
     if cache.exists():
         data = np.load(cache)
-        return data["onset"], float(data["fps"])
+        if "low" in data:
+            return data["onset"], data["low"], float(data["fps"])
     dec = spectral.Decimator()
     for chunk in iter_chunks(item.path, sr=44100):
         dec.update(chunk)
     frames = spectral.frame_features(dec.result(), 44100 // spectral.DECIMATION)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, onset=frames.onset, fps=frames.fps)
-    return frames.onset, frames.fps
+    np.savez(cache, onset=frames.onset, low=frames.onset_low, fps=frames.fps)
+    return frames.onset, frames.onset_low, frames.fps
 
 
 def main() -> int:
     rows = []
     for group, items in (("real", real_tempo_set()), ("synthetic", synthetic_set())):
         for it in items:
-            onset, fps = onset_of(it)
-            ac = tempo.periodicity(onset, fps)
+            onset, low, fps = onset_of(it)
+            ac, ac_low = tempo.periodicity(onset, fps), tempo.periodicity(low, fps)
             cands = tempo.tempo_candidates(ac, fps)
-            feats = np.array([tempo.candidate_features(ac, fps, c) for c in cands])
+            feats = np.array([tempo.candidate_features(ac, fps, c, ac_low) for c in cands])
             song = it.name.split(" ")[0] if group == "real" else "synthetic"
             rows.append((it, song, cands, feats))
 

@@ -84,3 +84,20 @@ def test_tags_and_file_name_fallbacks(tmp_path: Path) -> None:
     sf.write(bare, _tone(22050, 1.0, 1), 22050)
     tags = read_tags(bare)
     assert (tags.artist, tags.title) == ("Unknown artist", "untitled take")
+
+
+def test_chunked_decoding_equals_whole_decoding(tmp_path: Path) -> None:
+    from segue.analysis.decode import iter_chunks, measurement_rate, source_rate
+
+    path = tmp_path / "tone.flac"
+    sf.write(path, _tone(48000, 3.0, 2), 48000)
+    assert measurement_rate(source_rate(path)) == 48000
+    assert measurement_rate(8000) == 44100 and measurement_rate(192000) == 48000
+    whole = decode(path, sr=48000, channels=2)
+    chunks = list(iter_chunks(path, sr=48000, channels=2, chunk_frames=10000))
+    assert all(c.shape == (2, 10000) for c in chunks[:-1])
+    assert np.array_equal(np.concatenate(chunks, axis=1), whole)
+    notes = tmp_path / "notes.ogg"
+    notes.write_text("not audio\n" * 30)
+    with pytest.raises(DecodeError, match=r"notes\.ogg: not decodable"):
+        list(iter_chunks(notes, sr=44100))

@@ -7,8 +7,9 @@
    might tap.
 3. **Octave decision**: each candidate ``c`` is scored by a weighted sum of the
    log-periodicity at ``c``, ``2c``, ``4c``, ``c/2`` and ``3c`` (is there a pulse at the
-   next levels up and down, and is the subdivision binary?) plus a quadratic prior on
-   ``log2(c / 120)``. The weights (:data:`OCTAVE_WEIGHTS`) were fitted by pairwise
+   next levels up and down, and is the subdivision binary?), a quadratic prior on
+   ``log2(c / 120)``, and the low band's (kick, bass) log-periodicity at ``c``, ``2c``
+   and ``c/2``. The weights (:data:`OCTAVE_WEIGHTS`) were fitted by pairwise
    logistic regression on the benchmark sets (``benchmarks/fit_tempo.py``; the
    README gives the leave-one-song-out accuracy next to the fitted one).
 4. **Beat grid**: the tempo is refined on the periodicity peak at 4 beats' lag, and
@@ -35,7 +36,7 @@ _ACF_WINDOW_S = 24.0
 _ACF_HOP_S = 6.0
 _FAMILY = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
 #: Weights of the candidate features, in the order of :func:`candidate_features`.
-OCTAVE_WEIGHTS = np.array([0.92, 0.56, 0.32, 4.04, -2.25, 2.65, -1.82])
+OCTAVE_WEIGHTS = np.array([0.49, 0.39, 0.17, 3.56, -2.10, 2.79, -2.12, 0.76, 0.57, 0.24])
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,21 @@ def _at(ac: F64, fps: float, bpm: float) -> float:
     return float((1.0 - f) * ac[i] + f * ac[i + 1])
 
 
-def candidate_features(ac: F64, fps: float, bpm: float) -> F64:
-    """Features of one tempo candidate (see the module docstring, step 3)."""
-    def log_at(b: float) -> float:
-        return float(np.log(max(_at(ac, fps, b), 1e-2)))
+def candidate_features(ac: F64, fps: float, bpm: float, ac_low: F64 | None = None) -> F64:
+    """Features of one tempo candidate (see the module docstring, step 3).
+
+    ``ac_low`` is the periodicity of the low-band (kick and bass) onsets; without
+    it the full-band periodicity stands in.
+    """
+    low = ac if ac_low is None else ac_low
+
+    def log_at(a: F64, b: float) -> float:
+        return float(np.log(max(_at(a, fps, b), 1e-2)))
 
     x = float(np.log2(bpm / 120.0))
-    return np.array([log_at(bpm), log_at(2 * bpm), log_at(4 * bpm), log_at(bpm / 2),
-                     log_at(3 * bpm), x, x * x])  # fmt: skip
+    return np.array([log_at(ac, bpm), log_at(ac, 2 * bpm), log_at(ac, 4 * bpm),
+                     log_at(ac, bpm / 2), log_at(ac, 3 * bpm), x, x * x,
+                     log_at(low, bpm), log_at(low, 2 * bpm), log_at(low, bpm / 2)])  # fmt: skip
 
 
 def tempo_candidates(ac: F64, fps: float) -> list[float]:
@@ -146,12 +154,12 @@ def refine_tempo(ac: F64, fps: float, bpm: float) -> float:
     return bpm
 
 
-def choose_tempo(ac: F64, fps: float) -> tuple[float, float]:
+def choose_tempo(ac: F64, fps: float, ac_low: F64 | None = None) -> tuple[float, float]:
     """The candidate with the best octave score, and a 0–1 margin over the runner-up."""
     cands = tempo_candidates(ac, fps)
     if not cands:
         return 0.0, 0.0
-    scores = np.array([candidate_features(ac, fps, c) @ OCTAVE_WEIGHTS for c in cands])
+    scores = np.array([candidate_features(ac, fps, c, ac_low) @ OCTAVE_WEIGHTS for c in cands])
     order = np.argsort(-scores)
     margin = float(scores[order[0]] - scores[order[1]]) if len(cands) > 1 else 5.0
     return cands[int(order[0])], float(1.0 - np.exp(-margin))
@@ -197,13 +205,16 @@ def downbeat_phase(beat_frames: F64, accent: F32) -> int:
     return int(np.argmax(sums))
 
 
-def estimate_tempo(onset: F32, fps: float, *, accent: F32 | None = None) -> TempoEstimate:
+def estimate_tempo(onset: F32, fps: float, *, onset_low: F32 | None = None,
+                   accent: F32 | None = None) -> TempoEstimate:
     """Tempo, beats and downbeats from an onset envelope at ``fps`` frames per second.
 
     Parameters
     ----------
     onset : onset strength per frame.
     fps : frames per second of ``onset``.
+    onset_low : onset strength of the low band (kick, bass), same frames; it helps
+        the octave decision. Defaults to ``onset``.
     accent : per-frame downbeat evidence (e.g. low-band onset + harmonic change);
         defaults to ``onset``.
 
@@ -215,7 +226,8 @@ def estimate_tempo(onset: F32, fps: float, *, accent: F32 | None = None) -> Temp
     if len(onset) < 4 * fps or not np.any(onset > 0):
         return TempoEstimate(bpm=0.0, confidence=0.0, beat_times_s=())
     ac = periodicity(onset, fps)
-    bpm, margin = choose_tempo(ac, fps)
+    ac_low = periodicity(onset_low, fps) if onset_low is not None else None
+    bpm, margin = choose_tempo(ac, fps, ac_low)
     if bpm <= 0:
         return TempoEstimate(bpm=0.0, confidence=0.0, beat_times_s=())
     clarity = float(np.clip(_at(ac, fps, bpm), 0.0, 1.0))
