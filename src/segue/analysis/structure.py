@@ -10,7 +10,8 @@ Two kinds of evidence locate where a song "arrives" and where its ending begins:
   enter, the riff changes, the chorus starts).
 
 The intro ends at the candidate (novelty peaks in the first 40 %, and the level
-arrival) after which the next 8 bars are loudest relative to everything before it,
+arrival; at least 2 bars and 4 s in) after which the next 8 bars (at least 10 s)
+are loudest relative to everything before it,
 if that step is at least 1.5 dB; without such a step, at the first novelty peak.
 The outro start mirrors this at the end. Every cue is snapped to the nearest
 downbeat (or beat when there are no downbeats), and kept inside the first
@@ -193,25 +194,26 @@ def find_cues(
     outro_start = float(times[arrived[-1]]) if len(arrived) else last
     nov_t, nov = novelty(frames, bar_s)
     peaks = [float(nov_t[p]) for p in _peaks(nov, NOVELTY_THRESHOLD)] if len(nov) else []
-    span = 8 * bar_s
+    span = max(8 * bar_s, 10.0)
+    lead = max(2 * bar_s, 4.0)  # a shorter "before" is too little to compare with
 
     def mean_db(a: float, b: float) -> float:
         sel = level[(times >= a) & (times < b)]
         return float(10.0 * np.log10(np.mean(10.0 ** (sel / 10.0)))) if len(sel) else -120.0
 
     # The song arrives at the boundary after which it is loudest relative to before.
-    early = [t for t in peaks if first + 2 * bar_s <= t <= first + 0.4 * (last - first)]
+    early = [t for t in peaks if first + lead <= t <= first + 0.4 * (last - first)]
     gains = [(mean_db(t, t + span) - mean_db(first, t), t) for t in [*early, intro_end]
-             if t > first + bar_s]
+             if t >= first + lead]
     best_gain = max((g for g, _ in gains), default=0.0)
     if best_gain >= MIN_ARRIVAL_GAIN_DB:
         intro_end = min(t for g, t in gains if g >= best_gain - 0.5)
     elif early:
         intro_end = early[0]  # no step in level: the first clear change in sound
     # The ending begins at the boundary after which it is quietest relative to before.
-    late = [t for t in peaks if last - 0.4 * (last - first) <= t <= last - 2 * bar_s]
+    late = [t for t in peaks if last - 0.4 * (last - first) <= t <= last - lead]
     drops = [(mean_db(t - span, t) - mean_db(t, last), t) for t in [*late, outro_start]
-             if t < last - bar_s]
+             if t <= last - lead]
     best_drop = max((g for g, _ in drops), default=0.0)
     if best_drop >= MIN_ARRIVAL_GAIN_DB:
         outro_start = max(t for g, t in drops if g >= best_drop - 0.5)

@@ -50,11 +50,17 @@ def outcome_json(outcome: Any) -> dict[str, Any]:
     return row
 
 
+def _short_key(key: str, camelot: str) -> str:
+    """``"F# minor", "11A"`` → ``"F#m 11A"``."""
+    tonic, _, mode = key.partition(" ")
+    return f"{tonic}{'m' if mode == 'minor' else ''} {camelot}"
+
+
 def _mmss(seconds: float | None) -> str:
     if seconds is None:
         return "–"
-    m, s = divmod(seconds, 60)
-    return f"{int(m)}:{s:04.1f}"
+    m, s = divmod(round(seconds), 60)
+    return f"{m}:{s:02d}"
 
 
 @app.command()
@@ -106,21 +112,25 @@ def analyze(
             if cache is not None:
                 cache.close()
 
-    table = Table(title=f"{len(outcomes)} file(s)", title_justify="left", expand=False)
-    for col in ("file", "status", "BPM", "key", "LUFS", "LRA", "dBTP", "energy", "intro end",
-                "outro", "vocal"):
-        table.add_column(col, justify="left" if col in ("file", "status", "key") else "right")
+    table = Table(title=f"{len(outcomes)} file(s)", title_justify="left", box=None,
+                  pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    table.add_column("file", no_wrap=True, max_width=22, overflow="ellipsis")
+    widths = {"status": 6, "BPM": 5, "key": 7, "LUFS": 5, "dBTP": 5, "energy": 6, "intro": 5,
+              "outro": 5, "vocal": 5}
+    for col, width in widths.items():
+        table.add_column(col, no_wrap=True, min_width=width,
+                         justify="left" if col in ("status", "key") else "right")
     for o in outcomes:
         name = Path(o.path).name
         if o.track is None:
-            table.add_row(name, "[red]failed[/]", *[""] * 9)
+            table.add_row(name, "[red]failed[/]", *[""] * 8)
             continue
         a = o.track.analysis
         table.add_row(
             name, "cached" if o.cached else "[green]ok[/]", f"{a.bpm:.1f}",
-            f"{a.key} ({a.camelot})", f"{a.lufs:.1f}", f"{a.loudness_range_lu:.1f}",
-            f"{a.true_peak_dbtp:.1f}", f"{a.energy:.2f}", _mmss(a.intro_end_s),
-            _mmss(a.outro_start_s), _mmss(a.vocal_onset_s),
+            _short_key(a.key, a.camelot), f"{a.lufs:.1f}", f"{a.true_peak_dbtp:.1f}",
+            f"{a.energy:.2f}", _mmss(a.intro_end_s), _mmss(a.outro_start_s),
+            _mmss(a.vocal_onset_s),
         )  # fmt: skip
     err.print(table)
     failed = [o for o in outcomes if not o.ok]
