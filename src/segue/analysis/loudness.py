@@ -122,7 +122,7 @@ class LoudnessMeter:
         if chunk.shape[1] == 0:
             return
         weighted, self._zi = signal.sosfilt(self._sos, chunk, axis=1, zi=self._zi)
-        sq = np.concatenate([self._carry, weighted.astype(np.float64) ** 2], axis=1)
+        sq = np.concatenate([self._carry, np.square(weighted)], axis=1)
         whole = sq.shape[1] // self._sub
         if whole:
             blocks = sq[:, : whole * self._sub].reshape(self.channels, whole, self._sub)
@@ -155,7 +155,7 @@ class LoudnessMeter:
         windows = ctx[:, centres[:, None] + np.arange(-half + 1, half + 1)[None, :]]
         # phases[p, j] multiplies ctx[m + 6 - j]; windows[..., i] holds ctx[m - 5 + i].
         taps = self._phases[1:, ::-1].astype(np.float32)
-        values = np.einsum("cwi,pi->cwp", windows, taps)
+        values = windows @ taps.T  # (channels, candidates, 3 phases)
         self._true_peak = max(self._true_peak, float(np.abs(values).max()))
 
     def result(self) -> LoudnessResult:
