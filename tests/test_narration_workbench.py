@@ -65,6 +65,7 @@ def test_variants_are_chosen_by_talk_level_delivery_and_language(tmp_path: Path)
     assert store.resolve("link", "brief", "talkover") == "link.brief"
     assert store.resolve("link", "chatty", "talkover") == "link.chatty"
     assert store.resolve("link", "normal", "standalone") == "link.standalone"
+    assert store.resolve("link", "chatty", "standalone") == "link.standalone"
     assert store.resolve("link", "normal", "talkover") == "link"
     assert store.resolve("closing", "chatty", "standalone") == "closing.chatty"
     shutil.copytree(PROMPTS, tmp_path / "p", ignore=shutil.ignore_patterns("cases"))

@@ -76,7 +76,8 @@ class Settings:
     #: Phrases a link may never contain, comma-separated (case-insensitive).
     banned_phrases: str = (
         "next up,coming up next,up next,stay tuned,without further ado,"
-        "don't touch that dial,you're listening to,banger,let's get this party started"
+        "don't touch that dial,you're listening to,banger,let's get this party started,"
+        "i'm sorry,i am sorry,as an ai,language model"
     )
     #: The energy arc a set follows: flat, rise, peak, wave or fall (see segue.sequencing.arcs).
     arc: str = "peak"

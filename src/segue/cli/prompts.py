@@ -148,13 +148,13 @@ def _narrate_case(
                         template=template, now=case.now)  # fmt: skip
 
 
-def _prompt_text(line: Line, backend: str) -> str:
-    if line.prompt is None:
-        return ""
+def _prompt_text(line: Line, backend: str, store: TemplateStore, req: LinkRequest) -> str:
+    """What the backend was sent; for the template narrator, what a chat model would be."""
+    prompt = line.prompt or store.render_all(req.template, req.context)
     if backend == "local":
-        return line.prompt.completion
-    system = f"[system]\n{line.prompt.system}\n\n" if line.prompt.system else ""
-    return f"{system}[user]\n{line.prompt.prompt}"
+        return prompt.completion
+    system = f"[system]\n{prompt.system}\n\n" if prompt.system else ""
+    return f"{system}[user]\n{prompt.prompt}" if prompt.prompt else ""
 
 
 @prompts_app.command("preview")
@@ -199,7 +199,8 @@ def preview(
         data = [{
             "before_track": req.before_track, "kind": req.kind, "template": req.template,
             "delivery": req.delivery, "window_s": req.context["window_s"],
-            "word_budget": req.word_budget, "prompt": _prompt_text(line, narrator.name),
+            "word_budget": req.word_budget,
+            "prompt": _prompt_text(line, narrator.name, store, req),
             "text": line.text, "backend": line.backend, "fallback": line.fallback_reason,
             "raw": line.raw, "latency_s": round(line.latency_s, 4), "cached": line.cached,
         } for req, line in pairs]  # fmt: skip
@@ -212,7 +213,7 @@ def preview(
             head = (f"{req.kind} before track {req.before_track + 1}: {prev}{nxt} · "
                     f"{req.template} · {req.delivery} {ctx['window_s']} s · "
                     f"budget {req.word_budget} words")  # fmt: skip
-            prompt = _prompt_text(line, narrator.name)
+            prompt = _prompt_text(line, narrator.name, store, req)
             if prompt:
                 out.print(Panel(prompt, title="prompt", title_align="left"))
             who = line.backend + (f" (fallback: {line.fallback_reason})"

@@ -25,10 +25,12 @@ partials for ``{% include %}`` and not templates of their own. Templates are
 re-read when their file changes, so a running ``serve`` or a long ``render``
 picks up edits without a restart.
 
-Variants: :meth:`TemplateStore.resolve` picks the most specific of
-``KIND.TALK.DELIVERY``, ``KIND.TALK``, ``KIND.DELIVERY`` and ``KIND``, all of
+Variants: :meth:`TemplateStore.resolve` picks the first that exists of
+``KIND.TALK.DELIVERY``, ``KIND.DELIVERY``, ``KIND.TALK`` and ``KIND``, all of
 them first with a ``.LANGUAGE`` suffix for a listener language other than
-English (``link.de`` before ``link.brief`` for a German listener).
+English: the language matters most (``link.de`` before ``link.brief`` for a
+German listener), then the delivery (a link with no intro to talk over needs
+its own phrasing whatever the talk level), then the talk level.
 """
 
 from __future__ import annotations
@@ -209,8 +211,8 @@ class TemplateStore:
             When not even the plain ``KIND`` template exists.
 
         """
-        plain = [f"{kind}.{talk_level}.{delivery}", f"{kind}.{talk_level}",
-                 f"{kind}.{delivery}", kind]  # fmt: skip
+        plain = [f"{kind}.{talk_level}.{delivery}", f"{kind}.{delivery}",
+                 f"{kind}.{talk_level}", kind]  # fmt: skip
         # The listener's language matters more than the talk level or the delivery.
         localised = [f"{c}.{language}" for c in plain] if language and language != "en" else []
         candidates = localised + plain
