@@ -73,7 +73,8 @@ class Settings:
     llm_cache: bool = True
     #: Say a closing line over the last track's outro.
     closing_link: bool = True
-    #: Phrases a link may never contain, comma-separated (case-insensitive).
+    #: Phrases a link may never contain, comma-separated (case-insensitive): radio
+    #: cliches, and what no host says on air (apologies, an assistant's voice).
     banned_phrases: str = (
         "next up,coming up next,up next,stay tuned,without further ado,"
         "don't touch that dial,you're listening to,banger,let's get this party started,"
