@@ -20,6 +20,7 @@ from typing import cast
 
 from segue.analysis.decode import ffmpeg_binary
 from segue.errors import MixError, OutputError
+from segue.mixing.source import widen_pipe
 from segue.models import FloatArray
 
 #: ffmpeg encoder arguments per output extension.
@@ -107,6 +108,7 @@ class FileSink:
             *CODECS[ext], str(self.tmp),
         ]  # fmt: skip
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        widen_pipe(self._proc.stdin)
 
     def write(self, block: FloatArray) -> None:
         """Append a ``(channels, n)`` block."""
@@ -204,6 +206,7 @@ def encode_stream(
         cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
     )
     assert proc.stdin is not None and proc.stdout is not None
+    widen_pipe(proc.stdin)
     # Unbuffered pipes are BufferedReaders; read1 returns whatever is ready.
     stdin, stdout = proc.stdin, cast(io.BufferedReader, proc.stdout)
     failure: list[BaseException] = []

@@ -10,7 +10,9 @@ whatever the length of the file.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import subprocess
+from typing import IO
 
 import numpy as np
 
@@ -19,6 +21,21 @@ from segue.errors import MixError
 from segue.models import FloatArray, Segment
 
 CHANNELS = 2
+#: Linux's fcntl to resize a pipe; 1 MiB (the default limit) holds about 3 s of audio.
+_F_SETPIPE_SZ = 1031
+PIPE_BYTES = 1 << 20
+
+
+def widen_pipe(stream: IO[bytes] | None) -> None:
+    """Let a pipe hold :data:`PIPE_BYTES`, so the process at the other end runs ahead.
+
+    A decoder (or encoder) then works in parallel with the renderer instead of
+    stalling every 64 KiB; where the system refuses, the default size stays.
+    """
+    if stream is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        fcntl.fcntl(stream.fileno(), _F_SETPIPE_SZ, PIPE_BYTES)
 
 
 class SegmentReader:
@@ -44,6 +61,7 @@ class SegmentReader:
             )
         except OSError as exc:
             raise MixError(f"{path}: cannot start decoder ({exc})") from exc
+        widen_pipe(self._proc.stdout)
 
     def read(self, lo: int, hi: int) -> FloatArray:
         """Samples for mix positions ``[lo, hi)``; reads must follow each other.
