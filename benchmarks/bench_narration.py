@@ -57,7 +57,9 @@ def machine() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
     except (OSError, subprocess.CalledProcessError):
         pass
-    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version()}
+    # Other work on the machine slows the model down: record how busy it was.
+    return {"cpu": model, "cores": os.cpu_count(), "python": platform.python_version(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()]}
 
 
 def warm_up(narrator: object) -> float:
@@ -135,7 +137,8 @@ def main() -> None:
         backends.append("openai")
 
     info = machine()
-    print(f"Machine: {info['cpu']}, {info['cores']} cores; {len(cases)} cases")
+    print(f"Machine: {info['cpu']}, {info['cores']} cores, load average "
+          f"{info['load_average_1_5_15']}; {len(cases)} cases")
     runs: list[EvalRun] = []
     loads: dict[str, float] = {}
     for name in backends:
@@ -161,6 +164,7 @@ def main() -> None:
             print(f"{r.label} fallbacks: " + "; ".join(f"{k} ×{v}"
                                                        for k, v in r.fallback_reasons.items()))
 
+    info["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "machine": info, "cases": [c.name for c in cases], "model_load_s": loads,

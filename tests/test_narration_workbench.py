@@ -231,3 +231,14 @@ def test_cli_preview_shows_prompt_and_line_for_each_gap(
     assert [i["kind"] for i in items] == ["opening", "link", "link", "closing"]
     assert all(i["prompt"].startswith("[system]") for i in items)
     assert all(i["backend"] == "openai" for i in items[:3])
+
+
+def test_render_refuses_an_unusable_narrator_before_any_work(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["render", str(tmp_path), "-o", str(tmp_path / "mix.mp3"),
+                              "--narrator", "gpt"])
+    assert res.exit_code == 2 and "unknown narrator 'gpt'" in res.output
+    res = runner.invoke(app, ["render", str(tmp_path), "-o", str(tmp_path / "mix.mp3"),
+                              "--narrator", "openai"], env={"OPENAI_API_KEY": "",
+                                                            "OPENAI_BASE_URL": ""})
+    assert res.exit_code == 2 and "OPENAI_API_KEY" in res.output
+    assert not (tmp_path / "mix.mp3").exists()
