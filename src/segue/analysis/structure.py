@@ -207,7 +207,7 @@ def find_cues(
              if t >= first + lead]
     best_gain = max((g for g, _ in gains), default=0.0)
     if best_gain >= MIN_ARRIVAL_GAIN_DB:
-        intro_end = min(t for g, t in gains if g >= best_gain - 0.5)
+        intro_end = max(gains)[1]
     elif early:
         intro_end = early[0]  # no step in level: the first clear change in sound
     # The ending begins at the boundary after which it is quietest relative to before.
@@ -216,7 +216,7 @@ def find_cues(
              if t <= last - lead]
     best_drop = max((g for g, _ in drops), default=0.0)
     if best_drop >= MIN_ARRIVAL_GAIN_DB:
-        outro_start = max(t for g, t in drops if g >= best_drop - 0.5)
+        outro_start = max(drops)[1]
     elif late:
         outro_start = late[-1]
     intro_end = snap(min(max(intro_end, first), middle), grid)
