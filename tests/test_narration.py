@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 import pytest
@@ -62,12 +63,22 @@ def test_no_two_links_open_the_same_way_and_seed_is_deterministic() -> None:
 
 
 def test_listener_name_and_likes_are_used() -> None:
-    plan = make_plan(3)
-    fan = Listener(name="Robin", liked_artists=("Artist 2",))
+    plan = make_plan(4)
+    fan = Listener(name="Robin", liked_artists=("Artist 3",))
     texts = [lk.text for lk in write_script(plan, fan, narrator(), Settings())]
     assert "Robin" in texts[0]
-    assert "Robin" in texts[2]  # Artist 2 is a favourite
-    assert "Robin" not in texts[1]
+    assert "Robin" in texts[3]  # Artist 3 is a favourite
+    assert "Robin" not in texts[1] and "Robin" not in texts[2]
+
+
+def test_favourites_back_to_back_do_not_repeat_the_name_every_link() -> None:
+    plan = make_plan(6)
+    fan = Listener(name="Robin", liked_artists=tuple(f"Artist {i}" for i in range(1, 6)))
+    texts = [lk.text for lk in write_script(plan, fan, narrator(), Settings())]
+    for i in range(1, 6):
+        assert f"Artist {i}" in texts[i] and "you" in texts[i].lower()  # still said as a favourite
+    named = [i for i, t in enumerate(texts) if "Robin" in t]
+    assert named and all(b - a > 2 for a, b in itertools.pairwise(named)), texts
 
 
 def test_talk_levels() -> None:

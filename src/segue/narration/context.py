@@ -10,7 +10,9 @@ can test them with ``{% if %}``; an unknown key is an error naming the template)
   (``"English"``), ``likes`` (``artists``, ``genres``), ``recent`` (up to five
   ``"Title by Artist"`` strings heard before this link, oldest first),
   ``time_of_day`` (morning/afternoon/evening/night, local time), ``liked_next``
-  (bool) and ``liked_reason`` (e.g. ``"Muldjord"`` or ``"metal"``; empty when not liked).
+  (bool) and ``liked_reason`` (e.g. ``"Muldjord"`` or ``"metal"``; empty when not liked),
+  ``name_fresh`` (the name was not said in the last two lines: saying it every
+  link grates, so templates use it only then).
 - ``prev`` (``None`` for the opening) and ``next`` (``None`` for the closing):
   ``title``, ``artist``, ``album``, ``year``, ``genre``, ``bpm`` (int), ``key``,
   ``camelot``, ``energy`` (0–1), ``mood`` (one word from the energy), ``moods``
@@ -184,6 +186,7 @@ def build_context(
     delivery: str = "talkover",
     recent: Sequence[str] = (),
     avoid_openers: Sequence[str] = (),
+    name_fresh: bool = True,
 ) -> dict[str, Any]:
     """Assemble the documented context for one link.
 
@@ -209,6 +212,7 @@ def build_context(
             "time_of_day": time_of_day(now),
             "liked_next": bool(liked_reason),
             "liked_reason": liked_reason,
+            "name_fresh": name_fresh,
         },
         "prev": prev_facts,
         "next": next_facts,

@@ -22,8 +22,9 @@ Metrics (each a share in 0–1 unless its name has a unit):
 - ``personalisation``: where the template intends it (front matter
   ``personal``: ``name`` and/or ``likes``, default both), the share of chances
   taken: the listener's name in the opening, the closing and before a liked
-  track; a liked track introduced as such (what they like, and "you" or their
-  name). ``name_overuse``: other lines that use the name anyway.
+  track (unless the name was said in the last two lines); a liked track
+  introduced as such (what they like, and "you" or their name).
+  ``name_overuse``: other lines that use the name anyway.
 - ``latency_mean_s``, ``latency_p95_s``: time per line (generation, guards,
   fallback), over lines not served from the cache.
 - ``fallback_rate``: lines where the backend's answer was refused, with the
@@ -247,9 +248,8 @@ def _score_line(
     invented = invented_names_in(line.text, ctx)
     personal = _personal(store, request.template)
     name = listener["name"]
-    name_expected = bool(
-        "name" in personal and name and (request.kind != "link" or listener["liked_next"])
-    )
+    name_expected = bool("name" in personal and name and (
+        request.kind != "link" or (listener["liked_next"] and listener["name_fresh"])))
     name_used = bool(name and mentions(line.text, name))
     like_expected = "likes" in personal and bool(listener["liked_next"])
     second_person = re.search(r"\b(you|your|yours|you're|favourite|favorite)\b", line.text, re.I)

@@ -28,7 +28,7 @@ from segue.narration.context import build_context, track_facts
 from segue.narration.guards import known_names, line_opener, readable_opener
 from segue.narration.narrator import Line, LinkRequest, Narrator
 from segue.narration.templates import TemplateStore
-from segue.narration.text import word_count
+from segue.narration.text import mentions, word_count
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 WORD_LIMITS = {"brief": (6, 12), "normal": (8, 20), "chatty": (10, 25)}
 #: Budget of a standalone link (one whose track's intro is too short to talk over).
 STANDALONE_WORDS = {"brief": 8, "normal": 14, "chatty": 20}
+#: Lines between two uses of the listener's name (besides opening and closing).
+NAME_GAP = 2
 #: Kinds of link, in set order.
 KINDS: tuple[LinkKind, ...] = ("opening", "link", "closing")
 
@@ -157,6 +159,8 @@ def narrate_gaps(
             position=gap.before_track + 1, total=total, window_s=gap.window_s,
             word_budget=budget, now=now, kind=gap.kind, delivery=delivery,
             recent=heard[:-1], avoid_openers=[readable_opener(o) for o in said_openers],
+            name_fresh=not (listener.name and any(
+                mentions(s, listener.name) for s in said[-NAME_GAP:])),
         )  # fmt: skip
         must: tuple[str, ...] = ()
         if gap.next is not None:
