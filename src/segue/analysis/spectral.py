@@ -9,6 +9,7 @@ stays proportional to the frame count, not to the spectrogram.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,7 +131,7 @@ def _frames(y: F32, n_fft: int, hop: int) -> F32:
 
 def power_spectrogram_blocks(
     y: F32, n_fft: int, hop: int, *, block_frames: int = 2048
-) -> list[tuple[int, F32]]:
+) -> Iterator[tuple[int, F32]]:
     """Hann-windowed power spectra of ``y`` in blocks: ``[(first_frame, power), ...]``.
 
     Each ``power`` has shape ``(frames, n_fft//2+1)``, float32. Use it as an iterator
@@ -138,12 +139,10 @@ def power_spectrogram_blocks(
     """
     frames = _frames(y, n_fft, hop)
     window = signal.get_window("hann", n_fft).astype(np.float32)
-    out: list[tuple[int, F32]] = []
     for start in range(0, len(frames), block_frames):
         spec = sfft.rfft(frames[start : start + block_frames] * window, axis=1)
         power: F32 = (spec.real**2 + spec.imag**2).astype(np.float32)
-        out.append((start, power))
-    return out
+        yield start, power
 
 
 @dataclass(frozen=True)
