@@ -243,24 +243,40 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
         m = float(np.mean((music[:, a:b] * duck) ** 2))
         if m > 1e-10:
             ratios.append(10 * np.log10(v / m))
-    # Beat offset inside beatmatched overlaps.
-    offsets = []
+    # Beat offset inside beatmatched overlaps: a beat tracker on each track's rendered
+    # part of the overlap (tempo prior: the outgoing track's), and, as a cross-check,
+    # the lag that best aligns their low-band (kick and bass) onset envelopes.
+    offsets, lags = [], []
+    hop = 256
     for i, tr in enumerate(timeline.tracks):
         if tr.transition != "beatmatch":
             continue
-        lo, hi = tr.start_s, timeline.tracks[i - 1].end_s - timeline.tracks[i - 1].fade_out_s / 4
-        beats = []
+        prev = timeline.tracks[i - 1]
+        lo, hi = tr.start_s, prev.end_s - prev.fade_out_s / 4
+        parts = []
         for j in (i - 1, i):
             solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],), links=(),
                                        speech=())
             pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
-            part = pcm[:, round(lo * sr) : round(hi * sr)].mean(axis=0)
-            if len(part) < 2 * sr:
-                break
-            _, frames_ = librosa.beat.beat_track(y=part, sr=sr, hop_length=256)
-            beats.append(librosa.frames_to_time(frames_, sr=sr, hop_length=256))
-        if len(beats) == 2 and len(beats[0]) and len(beats[1]):
+            parts.append(pcm[:, round(lo * sr) : round(hi * sr)].mean(axis=0))
+        if min(len(p) for p in parts) < 3 * sr:
+            continue
+        beats, envs = [], []
+        for part in parts:
+            _, frames_ = librosa.beat.beat_track(y=part, sr=sr, hop_length=hop,
+                                                 start_bpm=prev.bpm, tightness=400)
+            beats.append(librosa.frames_to_time(frames_, sr=sr, hop_length=hop))
+            envs.append(librosa.onset.onset_strength(y=part, sr=sr, hop_length=hop, fmax=250,
+                                                     n_mels=32))
+        if len(beats[0]) and len(beats[1]):
             offsets += [float(np.min(np.abs(beats[0] - t))) for t in beats[1]]
+        half = int(30 / prev.bpm * sr / hop)  # half a beat, in frames
+        a, b = envs[0] - envs[0].mean(), envs[1] - envs[1].mean()
+        scores = []
+        for k in range(-half, half + 1):  # correlation of b shifted by k frames against a
+            x, y = a[max(0, k) : len(a) + min(0, k)], b[max(0, -k) : len(b) + min(0, -k)]
+            scores.append(float(np.dot(x, y)))
+        lags.append(abs(int(np.argmax(scores)) - half) * hop / sr)
     return {
         "tracks_within_1lu": float(np.mean(np.abs(deviations) <= 1.0)) if deviations else None,
         "loudness_dev_lu_median": float(np.median(np.abs(deviations))) if deviations else None,
@@ -272,6 +288,7 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
         "speech_over_music_db_median": float(np.median(ratios)) if ratios else None,
         "beatmatched_transitions": sum(t.transition == "beatmatch" for t in timeline.tracks),
         "beat_offset_ms_median": 1000 * float(np.median(offsets)) if offsets else None,
+        "onset_lag_ms_median": 1000 * float(np.median(lags)) if lags else None,
         "transitions": {k: sum(t.transition == k for t in timeline.tracks[1:])
                         for k in ("beatmatch", "crossfade", "fade", "cut")},
     }

@@ -16,7 +16,7 @@ def test_equal_power_crossfade_keeps_power_constant() -> None:
 
 def test_duck_reaches_depth_at_voice_start_and_recovers() -> None:
     t = np.array([0.0, 9.85, 9.9, 10.0, 12.0, 14.0, 14.25, 14.5, 20.0])
-    g = duck_gain_db(t, [(10.0, 14.0)], duck_db=-12.0, down_s=0.15, up_s=0.5)
+    g = duck_gain_db(t, [(10.0, 14.0, -12.0)], down_s=0.15, up_s=0.5)
     assert g[0] == 0.0 and g[1] == pytest.approx(0.0)
     assert g[2] == pytest.approx(-4.0)
     assert g[3] == g[4] == g[5] == pytest.approx(-12.0)

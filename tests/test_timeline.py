@@ -138,3 +138,18 @@ def test_rendered_beatmatch_keeps_kicks_together(tmp_path: Path) -> None:
     assert len(out_kicks) >= 4 and len(in_kicks) >= 4
     offsets = [np.min(np.abs(out_kicks - t)) for t in in_kicks]
     assert np.median(offsets) <= 0.02
+
+
+def test_loud_music_is_ducked_deeper_so_speech_stays_on_top() -> None:
+    spec = SynthSpec(bpm=120)
+    n = int(spec.duration_s)
+    quiet = known(spec, "q.flac", short_term_lufs=tuple([-30.0] * n), lufs=-20.0)
+    loud = known(spec, "l.flac", short_term_lufs=tuple([-6.0] * n), lufs=-14.0)
+    for track, expected in ((quiet, SETTINGS.duck_db), (loud, -19.0)):
+        tl = build_timeline(Plan((track,), (), 0.0), [speech(0, 3.0)], SETTINGS)
+        # quiet: -30 LUFS + 6 dB gain is far under the voice, the default depth holds;
+        # loud: -6 LUFS + 0 dB gain needs -14 - 11 - (-6) = -19 dB.
+        assert tl.links[0].duck_db == pytest.approx(expected)
+    very_loud = known(spec, "v.flac", short_term_lufs=tuple([10.0] * n), lufs=-14.0)
+    tl = build_timeline(Plan((very_loud,), (), 0.0), [speech(0, 3.0)], SETTINGS)
+    assert tl.links[0].duck_db == SETTINGS.max_duck_db

@@ -34,8 +34,12 @@ class Settings:
     sample_rate: int = 44100
     #: Sample rate the analysis works at (features do not need more).
     analysis_rate: int = 22050
-    #: How far the music is ducked under the voice.
+    #: How far the music is ducked under the voice, at least; deeper where the music
+    #: is loud, so speech stays ``voice_over_music_db`` above it (never below
+    #: ``max_duck_db``).
     duck_db: float = -12.0
+    voice_over_music_db: float = 11.0
+    max_duck_db: float = -24.0
     #: Ducking attack and release.
     duck_down_s: float = 0.15
     duck_up_s: float = 0.5

@@ -32,24 +32,24 @@ def fade_out_gain(x: Float64Array) -> Float64Array:
 
 def duck_gain_db(
     times_s: Float64Array,
-    windows: Sequence[tuple[float, float]],
+    windows: Sequence[tuple[float, float, float]],
     *,
-    duck_db: float,
     down_s: float,
     up_s: float,
 ) -> Float64Array:
-    """Gain in dB of the music bus at ``times_s`` given voice ``windows`` (start, end).
+    """Gain in dB of the music bus at ``times_s`` given voice ``windows``.
 
-    The music reaches ``duck_db`` as each voice starts (ramping down over
-    ``down_s`` before it), stays there while it speaks and comes back over
-    ``up_s`` afterwards. Overlapping windows take the deeper gain.
+    Each window is ``(start_s, end_s, depth_db)``: the music reaches ``depth_db``
+    as the voice starts (ramping down over ``down_s`` before it), stays there
+    while it speaks and comes back over ``up_s`` afterwards. Overlapping windows
+    take the deeper gain.
     """
     gain = np.zeros_like(times_s, dtype=np.float64)
-    for start, end in windows:
+    for start, end, depth in windows:
         if times_s[-1] < start - down_s or times_s[0] > end + up_s:
             continue
         xp = [start - down_s, start, end, end + up_s]
-        g = np.interp(times_s, xp, [0.0, duck_db, duck_db, 0.0], left=0.0, right=0.0)
+        g = np.interp(times_s, xp, [0.0, depth, depth, 0.0], left=0.0, right=0.0)
         gain = np.minimum(gain, g)
     return gain
 

@@ -51,7 +51,7 @@ def render_blocks(
     ceiling = settings.ceiling_dbfs if ceiling_dbfs is None else ceiling_dbfs
     limiter = PeakLimiter(ceiling_dbfs=ceiling, sr=sr)
     readers: dict[tuple[int, int], SegmentReader] = {}
-    windows = [(lk.start_s, lk.end_s) for lk in timeline.links] if voice else []
+    windows = [(lk.start_s, lk.end_s, lk.duck_db) for lk in timeline.links] if voice else []
     speech = [
         (round(lk.start_s * sr), s.samples)
         for lk, s in zip(timeline.links, timeline.speech, strict=True)
@@ -66,8 +66,8 @@ def render_blocks(
                     _mix_track(bus, tr, idx, b0, sr, readers, join)
             if windows:
                 times = (b0 + np.arange(n)) / sr
-                gain_db = duck_gain_db(times, windows, duck_db=settings.duck_db,
-                                       down_s=settings.duck_down_s, up_s=settings.duck_up_s)
+                gain_db = duck_gain_db(times, windows, down_s=settings.duck_down_s,
+                                       up_s=settings.duck_up_s)
                 bus *= (10 ** (gain_db / 20)).astype(np.float32)
             for v0, samples in speech:
                 lo, hi = max(b0, v0), min(b0 + n, v0 + len(samples))

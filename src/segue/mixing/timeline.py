@@ -193,7 +193,8 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
             log.warning("link before track %d runs %.1f s past the post", i + 1, end - post)
         voice_free_at = end + VOICE_GAP_S
         placed.append(speech)
-        links.append(_link(speech, begin, post, settings))
+        duck = duck_depth_db(layouts[max(0, i - 1) :], begin, end, settings)
+        links.append(_link(speech, begin, post, duck))
 
     for speech in by_track.values():  # a closing link: over the last track's outro
         last = layouts[-1]
@@ -201,7 +202,8 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
                                             last.src_out))
         begin = max(voice_free_at, min(outro, last.end_s - FINAL_FADE_S - speech.duration_s))
         placed.append(speech)
-        links.append(_link(speech, begin, last.end_s, settings))
+        duck = duck_depth_db([last], begin, begin + speech.duration_s, settings)
+        links.append(_link(speech, begin, last.end_s, duck))
 
     tracks = [
         _timeline_track(layout, layouts[i + 1].cue if i + 1 < len(layouts) else None, settings)
@@ -218,7 +220,49 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
     )
 
 
-def _link(speech: Speech, begin_s: float, post_s: float, settings: Settings) -> TimelineLink:
+def music_level_lufs(layouts: Sequence[_Layout], begin_s: float, end_s: float,
+                     settings: Settings) -> float | None:
+    """The loudest short-term loudness of the music between two mix times, after gain.
+
+    From each track's 3 s loudness curve (one value a second), mapped through its
+    segments; ``None`` when no curve is known.
+    """
+    level: float | None = None
+    for lay in layouts:
+        curve = lay.track.analysis.short_term_lufs
+        if not curve:
+            continue
+        gain = settings.target_lufs - lay.track.analysis.lufs
+        for seg in lay.segments:
+            lo, hi = max(begin_s, seg.mix_start_s), min(end_s, seg.mix_end_s)
+            if lo >= hi:
+                continue
+            src_lo = seg.source_start_s + (lo - seg.mix_start_s) * seg.rate
+            src_hi = seg.source_start_s + (hi - seg.mix_start_s) * seg.rate
+            window = curve[max(0, int(src_lo)) : min(len(curve), int(src_hi) + 1)]
+            if window:
+                loudest = max(window) + gain
+                level = loudest if level is None else max(level, loudest)
+    return level
+
+
+def duck_depth_db(layouts: Sequence[_Layout], begin_s: float, end_s: float,
+                  settings: Settings) -> float:
+    """How far to duck the music under a voice between two mix times.
+
+    ``duck_db`` at least; deeper where the music is loud, so the speech (at
+    ``target_lufs + voice_offset_db``) stays ``voice_over_music_db`` above it,
+    but never deeper than ``max_duck_db``.
+    """
+    level = music_level_lufs(layouts, begin_s, end_s, settings)
+    if level is None:
+        return settings.duck_db
+    voice = settings.target_lufs + settings.voice_offset_db
+    wanted = voice - settings.voice_over_music_db - level
+    return round(max(settings.max_duck_db, min(settings.duck_db, wanted)), 2)
+
+
+def _link(speech: Speech, begin_s: float, post_s: float, duck_db: float) -> TimelineLink:
     return TimelineLink(
         text=speech.link.text,
         start_s=round(begin_s, 3),
@@ -226,7 +270,7 @@ def _link(speech: Speech, begin_s: float, post_s: float, settings: Settings) -> 
         before_track=speech.link.before_track,
         backend=speech.link.backend,
         template=speech.link.template,
-        duck_db=settings.duck_db,
+        duck_db=duck_db,
         voice=speech.voice,
         fallback=speech.link.fallback_reason,
         post_s=round(post_s, 3),
