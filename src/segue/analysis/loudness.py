@@ -152,7 +152,7 @@ class LoudnessMeter:
         centres = np.flatnonzero(near[half - 1 : ctx.shape[1] - half]) + half - 1
         if len(centres) == 0:
             return
-        if len(centres) > 0.05 * ctx.shape[1]:
+        if len(centres) > 0.2 * ctx.shape[1]:
             # Dense (a loud, steady master): filtering everything is cheaper than gathering.
             for p in range(1, TRUE_PEAK_FACTOR):
                 taps_p = self._phases[p].astype(np.float32)
