@@ -14,7 +14,7 @@ from pathlib import Path
 
 from segue.analysis.decode import AUDIO_EXTENSIONS
 from segue.config import Settings, default_cache_dir
-from segue.errors import InputError
+from segue.errors import InputError, SegueError
 from segue.mixing.artifacts import write_id3_chapters, write_sidecars
 from segue.mixing.encode import (
     SIDECARS,
@@ -105,9 +105,15 @@ def analyze_files(
     def report(done: int, total: int, outcome: object) -> None:
         progress("analyse", done, total)
 
-    with open_default_cache() as cache:
-        outcomes = analyze_paths(files, jobs=settings.analysis_jobs, cache=cache,
-                                 progress=report)
+    try:
+        cache = open_default_cache()
+    except SegueError as exc:  # an unusable cache slows the render down, nothing more
+        log.warning("analysing without a cache: %s", exc)
+        outcomes = analyze_paths(files, jobs=settings.analysis_jobs, progress=report)
+    else:
+        with cache:
+            outcomes = analyze_paths(files, jobs=settings.analysis_jobs, cache=cache,
+                                     progress=report)
     tracks = [o.track for o in outcomes if o.track is not None]
     problems = [o.error or f"{o.path}: analysis failed" for o in outcomes if o.track is None]
     return tracks, problems

@@ -105,9 +105,14 @@ def _run_local(paths: Sequence[str], jobs: int) -> Iterator[Outcome]:
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), initializer=_one_thread,
                              mp_context=context) as pool:
-        futures = [pool.submit(analyze_one, p) for p in paths]
+        futures = {pool.submit(analyze_one, p): p for p in paths}
         for fut in as_completed(futures):
-            yield fut.result()
+            try:
+                yield fut.result()
+            except Exception as exc:  # a worker died (killed, out of memory): name the file
+                path = futures[fut]
+                yield Outcome(path, None, f"{path}: analysis worker died ({exc})",
+                              permanent=False)
 
 
 def _run_dask(paths: Sequence[str], jobs: int, spec: str) -> Iterator[Outcome]:
