@@ -252,25 +252,31 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
         if tr.transition != "beatmatch":
             continue
         prev = timeline.tracks[i - 1]
-        lo, hi = tr.start_s, prev.end_s - prev.fade_out_s / 4
-        parts = []
-        for j in (i - 1, i):
+        lo, hi = tr.start_s, prev.end_s
+        if hi - lo < 2.0:
+            continue
+        # Each tracker hears its track with 15 s of context (before the overlap for
+        # the outgoing track, after it for the incoming one); beats are compared in
+        # the middle half of the overlap, where both are clearly audible.
+        beats, envs = [], []
+        for j, (a0, a1) in ((i - 1, (lo - 15, hi)), (i, (lo, hi + 15))):
             solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],), links=(),
                                        speech=())
             pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
-            parts.append(pcm[:, round(lo * sr) : round(hi * sr)].mean(axis=0))
-        if min(len(p) for p in parts) < 3 * sr:
-            continue
-        beats, envs = [], []
-        for part in parts:
+            part = pcm[:, round(max(0.0, a0) * sr) : round(a1 * sr)].mean(axis=0)
             _, frames_ = librosa.beat.beat_track(y=part, sr=sr, hop_length=hop,
                                                  start_bpm=prev.bpm, tightness=400)
-            beats.append(librosa.frames_to_time(frames_, sr=sr, hop_length=hop))
-            envs.append(librosa.onset.onset_strength(y=part, sr=sr, hop_length=hop, fmax=250,
-                                                     n_mels=32))
+            times = librosa.frames_to_time(frames_, sr=sr, hop_length=hop) + max(0.0, a0)
+            q = (hi - lo) / 4
+            beats.append(times[(times >= lo + q) & (times <= hi - q)])
+            overlap = part[round((lo - max(0.0, a0)) * sr) : round((hi - max(0.0, a0)) * sr)]
+            envs.append(librosa.onset.onset_strength(y=overlap, sr=sr, hop_length=hop,
+                                                     fmax=250, n_mels=32))
         if len(beats[0]) and len(beats[1]):
             offsets += [float(np.min(np.abs(beats[0] - t))) for t in beats[1]]
         half = int(30 / prev.bpm * sr / hop)  # half a beat, in frames
+        n = min(len(envs[0]), len(envs[1]))
+        envs = [e[:n] for e in envs]
         a, b = envs[0] - envs[0].mean(), envs[1] - envs[1].mean()
         scores = []
         for k in range(-half, half + 1):  # correlation of b shifted by k frames against a

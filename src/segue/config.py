@@ -40,6 +40,8 @@ class Settings:
     duck_db: float = -12.0
     voice_over_music_db: float = 11.0
     max_duck_db: float = -24.0
+    #: Refine beatmatched overlaps by listening to both tracks (see segue.mixing.align).
+    align_by_ear: bool = True
     #: Ducking attack and release.
     duck_down_s: float = 0.15
     duck_up_s: float = 0.5

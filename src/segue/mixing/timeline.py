@@ -23,11 +23,13 @@ Links, the talk-up rule:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Sequence
 
 from segue.config import Settings
+from segue.mixing.align import refine_offset_s
 from segue.mixing.cues import (
     TransitionCue,
     downbeats_s,
@@ -169,6 +171,8 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
     voice_free_at = 0.0
     for i, track in enumerate(plan.tracks):
         cue = plan_transition(plan.tracks[i - 1], track, settings) if i > 0 else None
+        if cue is not None and cue.kind == "beatmatch" and settings.align_by_ear:
+            cue = _listen(layouts[-1], track, cue)
         start = layouts[-1].end_s - cue.overlap_s if cue else 0.0
         post_src = post_s(track, settings)
         layout = _Layout(track, start, cue, post_src)
@@ -218,6 +222,23 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
         links=tuple(links),
         speech=tuple(placed),
     )
+
+
+def _listen(prev: _Layout, nxt: Track, cue: TransitionCue) -> TransitionCue:
+    """Refine a beatmatch with the audio (see :mod:`segue.mixing.align`)."""
+    beat = local_beat_s(prev.track, prev.src_out)
+    if beat is None:
+        return cue
+    src_in, _ = play_range_s(nxt)
+    shift = refine_offset_s(
+        prev.track.path, prev.src_out, nxt.path, src_in,
+        overlap_s=cue.overlap_s, stretch=cue.stretch, beat_s=beat,
+    )  # fmt: skip
+    if shift == 0.0:
+        return cue
+    overlap = cue.overlap_s - shift
+    log.debug("beatmatch into %s moved %+.0f ms by ear", nxt.path, shift * 1000)
+    return dataclasses.replace(cue, overlap_s=overlap, stretch_source_s=overlap * cue.stretch)
 
 
 def music_level_lufs(layouts: Sequence[_Layout], begin_s: float, end_s: float,
