@@ -66,3 +66,4 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 from segue.cli import analyze as analyze  # noqa: E402
 from segue.cli import prompts as prompts  # noqa: E402
 from segue.cli import render as render  # noqa: E402
+from segue.cli import serve as serve  # noqa: E402
