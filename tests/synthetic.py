@@ -4,7 +4,9 @@ A track is a drum pattern (kick on every beat, hi-hat on the off-beats, snare on
 2 and 4), a bass line and chords of a cadence that leaves no doubt about its key
 (I–IV–V–I in major, i–iv–V–i in minor, one chord per bar). The intro and outro
 play only hi-hats and a soft pad, about 15 dB below the body, so "where the song
-arrives" is known to the sample.
+arrives" is known to the sample. ``SynthSpec.style`` picks other drum patterns
+(:data:`STYLES`: rock, half-time, drum & bass, metal, ballad) for tempo benchmarks;
+the default, ``"four"``, is the pattern above.
 """
 
 from __future__ import annotations
