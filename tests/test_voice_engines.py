@@ -6,17 +6,17 @@ import dataclasses
 
 import numpy as np
 import pytest
-from speech_server import SpeechServer
 
 from segue.config import Settings
 from segue.errors import VoiceError
 from segue.models import Link
 from segue.voice.engines import OpenAISpeechEngine, make_engine
 from segue.voice.speech import speak_links
+from speech_server import SpeechServer
 
 
 def test_unknown_engine_lists_the_valid_ones() -> None:
-    with pytest.raises(VoiceError, match="unknown voice 'robot'.*pyttsx3, piper, openai"):
+    with pytest.raises(VoiceError, match=r"unknown voice 'robot'.*pyttsx3, piper, openai"):
         make_engine("robot", Settings())
 
 
@@ -39,7 +39,7 @@ def test_openai_speech_failures_are_voice_errors_and_the_set_goes_on() -> None:
         engine = OpenAISpeechEngine(model="m", voice="v", base_url=server.base_url,
                                     timeout_s=1.0, retries=0)
         server.script.extend(["500"])
-        with pytest.raises(VoiceError, match="speech server .* failed"):
+        with pytest.raises(VoiceError, match=r"speech server .* failed"):
             engine.synthesize("one")
         server.script.extend(["garbage"])
         with pytest.raises(VoiceError, match="no readable audio"):
