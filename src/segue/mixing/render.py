@@ -64,9 +64,12 @@ def render_blocks(
             if music:
                 for idx, tr in enumerate(timeline.tracks):
                     _mix_track(bus, tr, idx, b0, sr, readers, join)
-            if windows:
+            lo_s, hi_s = b0 / sr, (b0 + n) / sr
+            near = [w for w in windows if w[0] - settings.duck_down_s < hi_s
+                    and w[1] + settings.duck_up_s > lo_s]
+            if near:
                 times = (b0 + np.arange(n)) / sr
-                gain_db = duck_gain_db(times, windows, down_s=settings.duck_down_s,
+                gain_db = duck_gain_db(times, near, down_s=settings.duck_down_s,
                                        up_s=settings.duck_up_s)
                 bus *= (10 ** (gain_db / 20)).astype(np.float32)
             for v0, samples in speech:
@@ -127,11 +130,18 @@ def _mix_track(
         buf[:, a - lo : b - lo] += samples
         if b >= s1:
             readers.pop(key).close()
+    level = np.float32(10 ** (tr.gain_db / 20))
+    t_lo, t_hi = (lo - t0) / sr, (hi - t0) / sr
+    length = (t1 - t0) / sr
+    fading_in = tr.fade_in_s > 0 and t_lo < tr.fade_in_s
+    fading_out = tr.fade_out_s > 0 and t_hi > length - tr.fade_out_s
+    if not (fading_in or fading_out):  # most blocks: a constant gain
+        bus[:, lo - b0 : hi - b0] += buf * level
+        return
     t = (np.arange(lo, hi) - t0) / sr
-    gain = np.full(hi - lo, 10 ** (tr.gain_db / 20))
-    if tr.fade_in_s > 0:
+    gain = np.full(hi - lo, level, dtype=np.float64)
+    if fading_in:
         gain *= fade_in_gain(t / tr.fade_in_s)
-    if tr.fade_out_s > 0:
-        length = (t1 - t0) / sr
+    if fading_out:
         gain *= fade_out_gain((t - (length - tr.fade_out_s)) / tr.fade_out_s)
     bus[:, lo - b0 : hi - b0] += buf * gain.astype(np.float32)[None, :]
