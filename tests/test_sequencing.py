@@ -47,12 +47,12 @@ def test_plan_finds_the_smooth_path_and_explains_it() -> None:
     energies = [0.3, 0.8, 0.4, 0.7, 0.5, 0.6]
     tracks = [track(f"t{i}", bpm=b, camelot=k, energy=e)
               for i, (b, k, e) in enumerate(zip(bpms, keys, energies, strict=True))]
-    plan = plan_order(tracks)
+    plan = plan_order(tracks, arc="flat")
     assert [t.analysis.bpm for t in plan.tracks] == sorted(bpms)
     assert len(plan.transitions) == len(tracks) - 1
     assert plan.total_cost == pytest.approx(sum(t.cost for t in plan.transitions))
     first = plan.transitions[0]
-    assert "compatible keys 8A→9A" in first.reason and "+5% tempo" in first.reason
+    assert "compatible keys 8A→9A" in first.reason and "+5 % tempo" in first.reason
     assert "energy rising" in first.reason
     # No other order of these six is cheaper.
     m, _ = cost_matrix(tracks)

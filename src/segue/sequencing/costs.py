@@ -1,47 +1,152 @@
-"""Transition costs between two tracks: named terms that add up, each with a reason."""
+"""Transition costs between two tracks: named terms that add up, each with a reason.
+
+Every term is a *raw* value in units of discomfort (1.0 ≈ a transition a DJ
+would rather avoid) times a weight from :class:`CostWeights` (settings
+``SEGUE_WEIGHT_<TERM>``, or a listener's learned weights). The terms:
+
+``tempo``
+    the octave-aware tempo step (half/double time counts as near, plus
+    :data:`OCTAVE_COST`): free within ±2 %, gentle to ±6 % (0.3), 0.7 at ±8 %,
+    then steep (+0.25 per further percent, capped at 3); scaled by both tracks'
+    tempo confidence (full from :data:`FULL_CONFIDENCE` up).
+``key``
+    distance on the Camelot wheel: same code 0, ±1 0.15, relative major/minor
+    0.2, otherwise 0.35 per step on the circle of fifths plus 0.3 for a change
+    of mode, capped at 1.5; scaled by both tracks' key confidence.
+``energy``
+    the energy step measured against the target arc at that position
+    (:mod:`segue.sequencing.arcs`): a step beyond the planned one costs 2 per
+    unit going up and 3 going down (after a 0.03 dead zone), plus how far both
+    tracks sit from their targets (half each, as each track has two
+    transitions). Without an arc (``flat``) only the step counts.
+``timbre``
+    Euclidean distance of mean MFCCs 1–12 over :data:`TIMBRE_SCALE`, capped at 1.
+``dynamics``
+    a jump in loudness range beyond 3 LU (1 per 8 LU, capped at 1) or in
+    mastered loudness beyond 4 LU (1 per 10 LU, capped at 0.5): a brick-walled
+    master next to a dynamic one sounds wrong even at matched loudness.
+``genre``
+    1 when both tracks carry genre tags and they share no word.
+``same_artist``, ``same_album``
+    1 for the same artist (same album and artist) back to back.
+
+Unknown or low-confidence features make their term neutral (0), never NaN.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
-from segue.models import TrackAnalysis
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from segue.sequencing.features import SetFeatures
+
+FloatVec = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+#: The term names, in the order they are shown and stored.
+TERMS: tuple[str, ...] = (
+    "tempo", "key", "energy", "timbre", "dynamics", "genre", "same_artist", "same_album",
+)  # fmt: skip
+
+#: Confidence (tempo or key, geometric mean of both tracks) from which a term counts fully.
+FULL_CONFIDENCE = 0.5
+#: Below this confidence a reason calls the tempo or key uncertain.
+LOW_CONFIDENCE = 0.15
+#: Extra cost of mixing at half or double time.
+OCTAVE_COST = 0.1
+#: MFCC distance that counts as one unit of discomfort.
+TIMBRE_SCALE = 150.0
+#: Energy steps within this of the plan are free; beyond, up- and down-steps cost this much.
+ENERGY_DEAD_ZONE = 0.03
+ENERGY_RISE_COST = 2.0
+ENERGY_DROP_COST = 3.0
 
 
 @dataclass(frozen=True)
 class CostWeights:
-    """How much each named term counts; 1.0 means "one unit of discomfort"."""
+    """How much each named term counts; 1.0 means one unit of discomfort per raw unit."""
 
     tempo: float = 1.0
     key: float = 1.0
     energy: float = 1.0
+    timbre: float = 1.0
+    dynamics: float = 1.0
+    genre: float = 0.3
     same_artist: float = 1.0
+    same_album: float = 0.5
+
+    def as_dict(self) -> dict[str, float]:
+        """The weights by term name, in :data:`TERMS` order."""
+        return {name: float(getattr(self, name)) for name in TERMS}
+
+    def scaled(self, factors: Mapping[str, float]) -> CostWeights:
+        """These weights multiplied term by term by ``factors`` (missing names: ×1)."""
+        return dataclasses.replace(
+            self, **{k: getattr(self, k) * float(v) for k, v in factors.items() if k in TERMS}
+        )
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, object]) -> CostWeights:
+        """Weights from ``{"tempo": 1.0, ...}``; unknown names and bad values are ignored."""
+        known: dict[str, float] = {}
+        for k, v in values.items():
+            try:
+                f = float(v)  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+            if k in TERMS and math.isfinite(f) and f >= 0:
+                known[k] = f
+        return cls(**known)
 
 
-def tempo_step_pct(a_bpm: float, b_bpm: float) -> float:
-    """Signed tempo change from ``a`` to ``b`` in percent, octave-aware.
+# --------------------------------------------------------------------------- tempo
+
+
+def tempo_step_pct(a_bpm: npt.ArrayLike, b_bpm: npt.ArrayLike) -> FloatVec:
+    """Signed tempo change from ``a`` to ``b`` in percent, octave-aware (NaN when unknown).
 
     Half- and double-time count as near: 90 → 180 BPM is a 0 % step, because a
-    DJ can mix them beat on beat.
+    DJ can mix them beat on beat. Works element-wise on arrays.
     """
-    if a_bpm <= 0 or b_bpm <= 0:
-        return 0.0
-    candidates = (b_bpm, b_bpm * 2.0, b_bpm / 2.0)
-    best = min(candidates, key=lambda c: abs(math.log(c / a_bpm)))
-    return (best / a_bpm - 1.0) * 100.0
+    a = np.asarray(a_bpm, dtype=np.float64)
+    b = np.asarray(b_bpm, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.log(b / a) / math.log(2.0)
+        folded = ratio - np.round(np.clip(ratio, -1.0, 1.0))
+        return np.where((a > 0) & (b > 0), (np.exp2(folded) - 1.0) * 100.0, np.nan)
 
 
-def tempo_cost(step_pct: float) -> float:
-    """0 within ±2 %, gentle up to ±6 %, steep beyond ±8 %."""
-    s = abs(step_pct)
-    if s <= 2.0:
-        return 0.0
-    if s <= 6.0:
-        return (s - 2.0) / 4.0 * 0.3
-    if s <= 8.0:
-        return 0.3 + (s - 6.0) / 2.0 * 0.4
-    return 0.7 + (s - 8.0) / 4.0
+def octave_jump(a_bpm: npt.ArrayLike, b_bpm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """Whether going from ``a`` to ``b`` is nearest at half or double time."""
+    a = np.asarray(a_bpm, dtype=np.float64)
+    b = np.asarray(b_bpm, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.log(b / a) / math.log(2.0)
+        return np.asarray(np.abs(np.round(np.clip(ratio, -1.0, 1.0))) == 1.0)
+
+
+def tempo_cost(step_pct: npt.ArrayLike) -> FloatVec:
+    """0 within ±2 %, gentle up to ±6 % (0.3), 0.7 at ±8 %, steep beyond; 0 for NaN."""
+    s = np.abs(np.nan_to_num(np.asarray(step_pct, dtype=np.float64), nan=0.0))
+    return np.select(
+        [s <= 2.0, s <= 6.0, s <= 8.0],
+        [np.zeros_like(s), (s - 2.0) / 4.0 * 0.3, 0.3 + (s - 6.0) / 2.0 * 0.4],
+        np.minimum(3.0, 0.7 + (s - 8.0) / 4.0),
+    )
+
+
+def _confidence_factor(ca: FloatVec, cb: FloatVec) -> FloatVec:
+    return np.asarray(np.clip(np.sqrt(ca * cb) / FULL_CONFIDENCE, 0.0, 1.0))
+
+
+# --------------------------------------------------------------------------- key
 
 
 def camelot_distance(a: str, b: str) -> tuple[int, bool]:
@@ -52,58 +157,258 @@ def camelot_distance(a: str, b: str) -> tuple[int, bool]:
     return min(d, 12 - d), la != lb
 
 
+def key_cost_steps(steps: npt.ArrayLike, mode_change: npt.ArrayLike) -> FloatVec:
+    """Key cost from steps on the wheel (0–6) and whether the mode (A/B) changes."""
+    d = np.asarray(steps, dtype=np.float64)
+    m = np.asarray(mode_change, dtype=np.bool_)
+    far = np.minimum(1.5, 0.35 * d + np.where(m, 0.3, 0.0))
+    return np.select([(d == 0) & ~m, (d == 1) & ~m, (d == 0) & m], [0.0, 0.15, 0.2], far)
+
+
 def key_cost(a: str, b: str) -> float:
     """0 for the same code; cheap for ±1 or the relative major/minor; grows with distance."""
-    steps, letter_change = camelot_distance(a, b)
-    if steps == 0:
-        return 0.25 if letter_change else 0.0
-    if steps == 1 and not letter_change:
-        return 0.15
-    return min(1.5, 0.35 * steps + (0.3 if letter_change else 0.0))
+    steps, change = camelot_distance(a, b)
+    return float(key_cost_steps(steps, change))
+
+
+# --------------------------------------------------------------------------- energy
+
+
+def _float_ufunc(fn: Callable[[float, float, float, float], float]) -> Callable[..., Any]:
+    """Compile ``fn`` into a numpy ufunc over float64 that numba code can call too."""
+    vectorize: Any = numba.vectorize
+    return cast(Callable[..., Any],
+                vectorize(["float64(float64, float64, float64, float64)"], cache=True)(fn))
+
+
+@_float_ufunc
+def energy_term(e_from: float, e_to: float, t_from: float, t_to: float) -> float:
+    """Raw energy cost of ``e_from`` → ``e_to`` where the arc plans ``t_from`` → ``t_to``.
+
+    A NaN energy is unknown (its parts cost nothing); NaN targets mean no arc
+    (flat: only the step counts, measured against no change). A numpy ufunc,
+    also callable from numba-compiled code, so the solver and the explanation
+    compute the very same number.
+    """
+    arc = not (math.isnan(t_from) or math.isnan(t_to))
+    cost = 0.0
+    if not (math.isnan(e_from) or math.isnan(e_to)):
+        planned = t_to - t_from if arc else 0.0
+        err = (e_to - e_from) - planned
+        if err > ENERGY_DEAD_ZONE:
+            cost += ENERGY_RISE_COST * (err - ENERGY_DEAD_ZONE)
+        elif err < -ENERGY_DEAD_ZONE:
+            cost += ENERGY_DROP_COST * (-err - ENERGY_DEAD_ZONE)
+    if arc:
+        if not math.isnan(e_from):
+            cost += 0.5 * abs(e_from - t_from)
+        if not math.isnan(e_to):
+            cost += 0.5 * abs(e_to - t_to)
+    return cost
+
+
+# --------------------------------------------------------------------------- all terms
+
+
+def raw_terms(
+    f: SetFeatures,
+    i: npt.ArrayLike,
+    j: npt.ArrayLike,
+    *,
+    t_from: npt.ArrayLike = math.nan,
+    t_to: npt.ArrayLike = math.nan,
+) -> dict[str, FloatVec]:
+    """Unweighted cost terms of playing track ``j`` right after track ``i``.
+
+    ``i`` and ``j`` are index arrays into ``f`` that broadcast against each
+    other (``i[:, None]`` and ``j[None, :]`` give full matrices); ``t_from`` and
+    ``t_to`` are the arc's targets at the two positions (NaN: no arc).
+
+    Returns
+    -------
+    dict
+        One array per name in :data:`TERMS`, of the broadcast shape.
+
+    """
+    ii = np.asarray(i, dtype=np.int64)
+    jj = np.asarray(j, dtype=np.int64)
+    shape = np.broadcast_shapes(ii.shape, jj.shape)
+    ii, jj = np.broadcast_to(ii, shape), np.broadcast_to(jj, shape)
+
+    step = tempo_step_pct(f.bpm[ii], f.bpm[jj])
+    known = np.isfinite(step)
+    tempo = np.where(known, tempo_cost(step) + OCTAVE_COST * octave_jump(f.bpm[ii], f.bpm[jj]),
+                     0.0) * _confidence_factor(f.bpm_conf[ii], f.bpm_conf[jj])  # fmt: skip
+
+    ka, kb = f.key_num[ii], f.key_num[jj]
+    d = np.abs(ka - kb) % 12
+    steps = np.minimum(d, 12 - d)
+    key = np.where((ka > 0) & (kb > 0),
+                   key_cost_steps(steps, f.key_minor[ii] != f.key_minor[jj]), 0.0
+                   ) * _confidence_factor(f.key_conf[ii], f.key_conf[jj])  # fmt: skip
+
+    energy = np.asarray(
+        energy_term(f.energy[ii], f.energy[jj], np.asarray(t_from, dtype=np.float64),
+                    np.asarray(t_to, dtype=np.float64)), dtype=np.float64)  # fmt: skip
+    energy = np.broadcast_to(energy, shape)
+
+    if f.timbre.shape[1]:
+        diff = f.timbre[ii] - f.timbre[jj]
+        dist = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+        timbre = np.minimum(1.0, np.nan_to_num(dist / TIMBRE_SCALE, nan=0.0))
+    else:
+        timbre = np.zeros(shape)
+
+    d_lra = np.nan_to_num(np.abs(f.loudness_range_lu[ii] - f.loudness_range_lu[jj]), nan=0.0)
+    d_lufs = np.nan_to_num(np.abs(f.lufs[ii] - f.lufs[jj]), nan=0.0)
+    dynamics = (np.minimum(1.0, np.maximum(0.0, d_lra - 3.0) / 8.0)
+                + np.minimum(0.5, np.maximum(0.0, d_lufs - 4.0) / 10.0))  # fmt: skip
+
+    genre = _genre_clash(f, ii, jj)
+    same_artist = ((f.artist[ii] >= 0) & (f.artist[ii] == f.artist[jj])).astype(np.float64)
+    same_album = ((f.album[ii] >= 0) & (f.album[ii] == f.album[jj])).astype(np.float64)
+    out = {
+        "tempo": tempo, "key": key, "energy": energy, "timbre": timbre, "dynamics": dynamics,
+        "genre": genre, "same_artist": same_artist, "same_album": same_album,
+    }  # fmt: skip
+    return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+def _genre_clash(f: SetFeatures, ii: IntArray, jj: IntArray) -> FloatVec:
+    # Genres are few per set: compare each distinct pair of genre sets once.
+    table: dict[frozenset[str], int] = {}
+    gid = np.array([table.setdefault(g, len(table)) for g in f.genres], dtype=np.int64)
+    sets = list(table)
+    clash = np.array(
+        [[float(bool(a) and bool(b) and not (a & b)) for b in sets] for a in sets],
+        dtype=np.float64,
+    ).reshape(len(sets), len(sets))
+    if not len(gid):
+        return np.zeros(ii.shape)
+    return np.asarray(clash[gid[ii], gid[jj]], dtype=np.float64)
+
+
+def weigh(raw: Mapping[str, FloatVec], weights: CostWeights) -> dict[str, FloatVec]:
+    """Raw terms times their weights."""
+    w = weights.as_dict()
+    return {k: v * w[k] for k, v in raw.items()}
+
+
+def term_matrices(f: SetFeatures, weights: CostWeights) -> dict[str, FloatVec]:
+    """Weighted terms for every ordered pair of tracks, without an arc (``flat``).
+
+    ``m[name][i, j]`` is term ``name`` of playing ``j`` right after ``i``; the
+    diagonal is 0.
+    """
+    idx = np.arange(len(f))
+    mats = weigh(raw_terms(f, idx[:, None], idx[None, :]), weights)
+    for m in mats.values():
+        np.fill_diagonal(m, 0.0)
+    return mats
 
 
 def transition_terms(
-    a: TrackAnalysis,
-    b: TrackAnalysis,
-    *,
-    same_artist: bool,
+    f: SetFeatures,
+    i: int,
+    j: int,
     weights: CostWeights,
+    *,
+    t_from: float = math.nan,
+    t_to: float = math.nan,
 ) -> dict[str, float]:
-    """The named cost terms of playing ``b`` right after ``a``.
-
-    The key term is scaled by both tracks' key confidence: an uncertain key should
-    not drive the order. Energy steps upward are cheaper than drops, so the set
-    tends to build.
-    """
-    step = tempo_step_pct(a.bpm, b.bpm)
-    key_conf = min(a.key_confidence, b.key_confidence)
-    d_energy = b.energy - a.energy
-    energy = d_energy * 1.5 if d_energy >= 0 else -d_energy * 2.5
-    return {
-        "tempo": round(weights.tempo * tempo_cost(step), 4),
-        "key": round(weights.key * key_cost(a.camelot, b.camelot) * key_conf, 4),
-        "energy": round(weights.energy * energy, 4),
-        "same_artist": weights.same_artist * (1.0 if same_artist else 0.0),
-    }
+    """The weighted named terms of playing track ``j`` right after track ``i``."""
+    raw = raw_terms(f, np.array([i]), np.array([j]), t_from=t_from, t_to=t_to)
+    return {k: float(v[0]) for k, v in weigh(raw, weights).items()}
 
 
-def describe(a: TrackAnalysis, b: TrackAnalysis, terms: Mapping[str, float]) -> str:
-    """A one-line human reason for a transition, built from its terms."""
-    parts: list[str] = []
-    steps, letter = camelot_distance(a.camelot, b.camelot)
-    if steps == 0 and not letter:
-        parts.append(f"same key {b.camelot}")
-    elif steps == 0 or (steps == 1 and not letter):
-        parts.append(f"compatible keys {a.camelot}→{b.camelot}")
-    else:
-        parts.append(f"key change {a.camelot}→{b.camelot}")
-    step = tempo_step_pct(a.bpm, b.bpm)
-    parts.append(f"{step:+.0f}% tempo" if abs(step) >= 0.5 else "same tempo")
-    d = b.energy - a.energy
+# --------------------------------------------------------------------------- reasons
+
+
+def _direction(d: float) -> str:
     if abs(d) < 0.05:
-        parts.append("energy steady")
+        return "steady"
+    return "rising" if d > 0 else "easing off"
+
+
+def describe(
+    f: SetFeatures,
+    i: int,
+    j: int,
+    *,
+    t_from: float = math.nan,
+    t_to: float = math.nan,
+    camelot: tuple[str, str] = ("", ""),
+) -> str:
+    """A one-line human reason for playing ``j`` after ``i``, built from its terms.
+
+    E.g. ``"same key 8A, +3 % tempo, energy rising as planned"``. The reason
+    states the musical facts behind each term whatever its weight; ``t_from`` and
+    ``t_to`` are the arc's targets (NaN: no arc) and ``camelot`` the two key
+    codes as the analysis spelled them (for display).
+    """
+    terms = {k: float(v[0]) for k, v in raw_terms(
+        f, np.array([i]), np.array([j]), t_from=t_from, t_to=t_to).items()}  # fmt: skip
+    parts: list[str] = []
+    ca, cb = camelot
+    key_sure = min(f.key_conf[i], f.key_conf[j]) >= LOW_CONFIDENCE
+    if f.key_num[i] == 0 or f.key_num[j] == 0 or not key_sure:
+        parts.append("key uncertain")
     else:
-        parts.append("energy rising" if d > 0 else "energy easing off")
-    if terms.get("same_artist", 0.0) > 0:
+        ca = ca or f"{f.key_num[i]}{'A' if f.key_minor[i] else 'B'}"
+        cb = cb or f"{f.key_num[j]}{'A' if f.key_minor[j] else 'B'}"
+        d = abs(int(f.key_num[i]) - int(f.key_num[j])) % 12
+        steps, change = min(d, 12 - d), bool(f.key_minor[i] != f.key_minor[j])
+        if steps == 0 and not change:
+            parts.append(f"same key {cb}")
+        elif steps == 0:
+            parts.append(f"relative {'minor' if f.key_minor[j] else 'major'} {ca}→{cb}")
+        elif steps == 1 and not change:
+            parts.append(f"compatible keys {ca}→{cb}")
+        elif steps == 1:
+            parts.append(f"diagonal key move {ca}→{cb}")
+        else:
+            parts.append(f"key {'clash' if steps >= 3 else 'change'} {ca}→{cb}")
+
+    tempo_sure = min(f.bpm_conf[i], f.bpm_conf[j]) >= LOW_CONFIDENCE
+    step = float(tempo_step_pct(f.bpm[i], f.bpm[j]))
+    if not math.isfinite(step) or not tempo_sure:
+        parts.append("tempo uncertain")
+    else:
+        label = f"{step:+.0f} % tempo" if round(abs(step)) >= 1 else "same tempo"
+        if bool(octave_jump(f.bpm[i], f.bpm[j])):
+            half = f.bpm[j] < f.bpm[i]
+            label += f" at {'half' if half else 'double'} time ({f.bpm[i]:.0f}→{f.bpm[j]:.0f} BPM)"
+        if abs(step) > 8.0:
+            label += " (steep)"
+        parts.append(label)
+
+    ea, eb = f.energy[i], f.energy[j]
+    if math.isnan(ea) or math.isnan(eb):
+        parts.append("energy unknown")
+    elif math.isnan(t_from) or math.isnan(t_to):
+        parts.append(f"energy {_direction(eb - ea)}")
+    else:
+        actual, planned = eb - ea, t_to - t_from
+        if abs(actual - planned) <= 0.1:
+            parts.append(f"energy {_direction(actual)} as planned")
+        else:
+            side = "above" if actual > planned else "below"
+            parts.append(f"energy {_direction(actual)}, {side} the arc")
+
+    if terms["timbre"] >= 0.5:
+        parts.append("a contrasting sound")
+    if terms["dynamics"] > 0:
+        la, lb = f.loudness_range_lu[i], f.loudness_range_lu[j]
+        if math.isfinite(la) and math.isfinite(lb) and abs(la - lb) > 3.0:
+            parts.append(f"dynamics jump {la:.0f}→{lb:.0f} LU")
+        else:
+            parts.append(f"mastering jump {f.lufs[i]:.0f}→{f.lufs[j]:.0f} LUFS")
+    if terms["genre"] > 0:
+        parts.append(f"genre change {'/'.join(sorted(f.genres[i]))}→"
+                     f"{'/'.join(sorted(f.genres[j]))}")  # fmt: skip
+    if terms["same_album"] > 0:
+        parts.append("same album back to back")
+    elif terms["same_artist"] > 0:
         parts.append("same artist back to back")
     return ", ".join(parts)
+

@@ -1,131 +1,263 @@
-"""Ordering a set: nearest-neighbour from every start, then 2-opt/Or-opt improvement.
+"""Ordering a set: costs → solver → a :class:`Plan` whose every transition is explained.
 
-Costs are asymmetric (energy rising is cheaper than falling), so segment
-reversals are re-evaluated in full; the set is small enough that this is cheap.
+Up to :data:`~segue.sequencing.exact.EXACT_MAX_N` tracks the order is the exact
+optimum (Held–Karp); beyond, the iterated local search of
+:mod:`segue.sequencing.search`. Both minimise the same total: the sum over
+transitions of the weighted named terms of :mod:`segue.sequencing.costs`, with
+the energy term measured against the arc at each position.
+
+When orders tie (identical tracks, say) the one closest to the input order
+wins: every arc that does not follow the input order carries
+:data:`ORDER_BIAS` extra inside the solver, far below the displayed precision.
 """
 
 from __future__ import annotations
 
-import itertools
 import logging
-import time
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from segue.config import Settings
 from segue.errors import PlanError
-from segue.models import Plan, Track, Transition
-from segue.sequencing.costs import CostWeights, describe, transition_terms
+from segue.models import Listener, Plan, Track, Transition
+from segue.sequencing.arcs import arc_targets, check_arc
+from segue.sequencing.costs import (
+    TERMS,
+    CostWeights,
+    describe,
+    energy_term,
+    term_matrices,
+    transition_terms,
+)
+from segue.sequencing.exact import EXACT_MAX_N, held_karp
+from segue.sequencing.features import SetFeatures
+from segue.sequencing.preference import personal_weights
+from segue.sequencing.search import search_order
 
 log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Tie-breaker towards the input order (per arc; costs are shown to 4 decimals).
+ORDER_BIAS = 1e-7
+#: Wall-clock safety net of the heuristic solver.
+BUDGET_S = 60.0
+
+
+def weights_from_settings(settings: Settings | None = None) -> CostWeights:
+    """The term weights of ``settings`` (``SEGUE_WEIGHT_<TERM>``)."""
+    s = settings or Settings.from_env()
+    return CostWeights.from_mapping({k: getattr(s, f"weight_{k}", None) for k in TERMS})
 
 
 def cost_matrix(
     tracks: Sequence[Track], weights: CostWeights | None = None
-) -> tuple[npt.NDArray[np.float64], list[list[dict[str, float]]]]:
-    """Full asymmetric cost matrix ``m[i][j]`` (play j right after i) and its terms."""
+) -> tuple[FloatArray, list[list[dict[str, float]]]]:
+    """Full cost matrix ``m[i][j]`` (play j right after i) and its weighted terms.
+
+    Position-free: the energy term is the plain step, as under the ``flat``
+    arc (an arc makes it depend on where in the set the transition falls).
+    The diagonal is 0 with empty terms.
+    """
     w = weights or CostWeights()
+    f = SetFeatures.from_tracks(tracks)
+    mats = term_matrices(f, w)
     n = len(tracks)
-    matrix = np.zeros((n, n))
-    terms: list[list[dict[str, float]]] = [[{} for _ in range(n)] for _ in range(n)]
-    for i, j in itertools.permutations(range(n), 2):
-        a, b = tracks[i], tracks[j]
-        known = not a.tags.artist.startswith("Unknown")
-        same = known and a.tags.artist.casefold() == b.tags.artist.casefold()
-        t = transition_terms(a.analysis, b.analysis, same_artist=same, weights=w)
-        terms[i][j] = t
-        matrix[i, j] = sum(t.values())
-    return matrix, terms
+    total = np.zeros((n, n))
+    for m in mats.values():
+        total += m
+    terms = [
+        [{} if i == j else {k: round(float(mats[k][i, j]), 4) for k in TERMS} for j in range(n)]
+        for i in range(n)
+    ]
+    return total, terms
 
 
-def _path_cost(order: Sequence[int], m: npt.NDArray[np.float64]) -> float:
-    return float(sum(m[a, b] for a, b in itertools.pairwise(order)))
-
-
-def _nearest_neighbour(start: int, m: npt.NDArray[np.float64]) -> list[int]:
-    n = len(m)
-    order, left = [start], set(range(n)) - {start}
-    while left:
-        here = order[-1]
-        nxt = min(sorted(left), key=lambda j: m[here, j])
-        order.append(nxt)
-        left.remove(nxt)
-    return order
-
-
-def _improve(order: list[int], m: npt.NDArray[np.float64], deadline: float) -> list[int]:
-    """Apply improving segment reversals and single-track moves until none helps.
-
-    Stops early at ``deadline`` (a ``time.monotonic()`` value) so large sets stay fast.
-    """
-    best, best_cost = order, _path_cost(order, m)
-    improved = True
-    while improved and time.monotonic() < deadline:
-        improved = False
-        n = len(best)
-        candidates: list[list[int]] = []
-        for i in range(n - 1):
-            for j in range(i + 2, n + 1):
-                candidates.append(best[:i] + best[i:j][::-1] + best[j:])
-        for i in range(n):
-            rest = best[:i] + best[i + 1 :]
-            for j in range(n):
-                if j != i:
-                    candidates.append([*rest[:j], best[i], *rest[j:]])
-        for cand in candidates:
-            c = _path_cost(cand, m)
-            if c < best_cost - 1e-9:
-                best, best_cost, improved = cand, c, True
-                break
-    return best
-
-
-def solve_order(m: npt.NDArray[np.float64], *, budget_s: float = 2.0) -> list[int]:
-    """A low-cost open path through all tracks.
-
-    Deterministic for sets that finish within ``budget_s``; larger sets get the
-    best order found in that time.
-    """
-    deadline = time.monotonic() + budget_s
-    n = len(m)
-    if n <= 1:
-        return list(range(n))
-    best: list[int] | None = None
-    best_cost = float("inf")
-    for start in range(n):
-        order = _improve(_nearest_neighbour(start, m), m, deadline)
-        c = _path_cost(order, m)
-        if c < best_cost - 1e-9:
-            best, best_cost = order, c
-    assert best is not None
-    return best
-
-
-def plan_order(tracks: Sequence[Track], weights: CostWeights | None = None) -> Plan:
-    """Order ``tracks`` for smooth flow and explain every transition.
+def find_track(tracks: Sequence[Track], path: str | Path) -> int:
+    """Index of the track whose path is ``path`` (as given, or the same file).
 
     Raises
     ------
     PlanError
-        When there is nothing to order.
+        When no track has that path.
+
+    """
+    wanted = str(path)
+    for i, t in enumerate(tracks):
+        if t.path == wanted:
+            return i
+    resolved = Path(wanted).expanduser().resolve()
+    for i, t in enumerate(tracks):
+        if Path(t.path).expanduser().resolve() == resolved:
+            return i
+    raise PlanError(f"{wanted}: not among the tracks to plan")
+
+
+def _index(tracks: Sequence[Track], which: int | str | Path, flag: str) -> int:
+    if isinstance(which, int):
+        if not 0 <= which < len(tracks):
+            raise PlanError(f"{flag} {which}: no such track (0..{len(tracks) - 1})")
+        return which
+    return find_track(tracks, which)
+
+
+def plan_order(
+    tracks: Sequence[Track],
+    weights: CostWeights | None = None,
+    *,
+    arc: str | None = None,
+    first: int | str | Path | None = None,
+    last: int | str | Path | None = None,
+    listener: Listener | None = None,
+    settings: Settings | None = None,
+    seed: int | None = None,
+) -> Plan:
+    """Order ``tracks`` for the smoothest flow and explain every transition.
+
+    Parameters
+    ----------
+    tracks
+        The set, in input order (ties keep this order). A path given twice is
+        planned once (its later copies are dropped with a warning).
+    weights
+        Term weights; default: the settings' weights reweighted by the
+        listener's feedback (:mod:`segue.sequencing.preference`).
+    arc
+        Energy arc (:data:`~segue.sequencing.arcs.ARCS`); default: the settings'.
+    first, last
+        A track (input index or path) pinned to the start or the end.
+    listener
+        Whose feedback reweights the terms (unless ``weights`` is given).
+    settings
+        Weights, arc and seed; default: from the environment.
+    seed
+        Seeds the heuristic solver (default: the settings' seed).
+
+    Raises
+    ------
+    PlanError
+        When there is nothing to order, the arc is unknown, a pinned track is
+        not in the set, or the same track is pinned first and last.
 
     """
     if not tracks:
         raise PlanError("no tracks to plan")
-    m, terms = cost_matrix(tracks, weights)
-    order = solve_order(m)
-    ordered = tuple(tracks[i] for i in order)
-    transitions = tuple(
-        Transition(
-            from_pos=pos,
-            to_pos=pos + 1,
-            cost=round(float(m[a, b]), 4),
-            terms=terms[a][b],
-            reason=describe(tracks[a].analysis, tracks[b].analysis, terms[a][b]),
-        )
-        for pos, (a, b) in enumerate(itertools.pairwise(order))
+    settings = settings or Settings.from_env()
+    arc = check_arc(arc or str(getattr(settings, "arc", "flat")))
+    kept = _unique(tracks)
+    unique = [tracks[i] for i in kept]
+    i_first, i_last = (
+        None if pin is None else find_track(unique, tracks[_index(tracks, pin, flag)].path)
+        for pin, flag in ((first, "--first"), (last, "--last"))
     )
+    if i_first is not None and i_first == i_last and len(unique) > 1:
+        raise PlanError(f"{unique[i_first].path}: cannot be both the first and the last track")
+    w = weights or personal_weights(listener, weights_from_settings(settings))
+    f = SetFeatures.from_tracks(unique)
+    targets = None if arc == "flat" else arc_targets(arc, f.energy)
+    order = solve(f, w, targets, first=i_first, last=i_last,
+                  seed=settings.seed if seed is None else seed)  # fmt: skip
+    return _explain(unique, kept, f, w, order, arc, targets)
+
+
+def solve(
+    f: SetFeatures,
+    w: CostWeights,
+    targets: FloatArray | None,
+    *,
+    first: int | None = None,
+    last: int | None = None,
+    seed: int = 0,
+    exact_max_n: int = EXACT_MAX_N,
+) -> list[int]:
+    """The order (input indices) minimising the total cost; exact up to ``exact_max_n``."""
+    n = len(f)
+    if n <= 1:
+        return list(range(n))
+    mats = term_matrices(f, w)
+    positional = targets is not None
+    base = np.zeros((n, n))
+    for name, m in mats.items():
+        if not (positional and name == "energy"):
+            base += m
+    bias = np.full((n, n), ORDER_BIAS)
+    idx = np.arange(n - 1)
+    bias[idx, idx + 1] = 0.0
+    base += bias
+    if n <= exact_max_n:
+        cost: FloatArray = base
+        if targets is not None:
+            e = f.energy
+            cost = np.stack([
+                base + w.energy * np.asarray(energy_term(e[:, None], e[None, :], targets[k],
+                                                         targets[k + 1]))
+                for k in range(n - 1)
+            ])  # fmt: skip
+        order, _ = held_karp(cost, first=first, last=last)
+        return order
+    guide = base + (mats["energy"] if positional else 0.0)
+    order, _ = search_order(
+        base, energy=f.energy, targets=targets, w_energy=w.energy, guide=guide,
+        first=first, last=last, seed=seed, budget_s=BUDGET_S,
+    )  # fmt: skip
+    return order
+
+
+def _unique(tracks: Sequence[Track]) -> list[int]:
+    """Indices of the first track with each path."""
+    seen: set[str] = set()
+    out: list[int] = []
+    for i, t in enumerate(tracks):
+        if t.path in seen:
+            log.warning("%s: listed twice, planned once", t.path)
+            continue
+        seen.add(t.path)
+        out.append(i)
+    return out
+
+
+def _explain(
+    tracks: Sequence[Track],
+    kept: Sequence[int],
+    f: SetFeatures,
+    w: CostWeights,
+    order: Sequence[int],
+    arc: str,
+    targets: FloatArray | None,
+) -> Plan:
+    transitions: list[Transition] = []
+    for pos in range(len(order) - 1):
+        a, b = order[pos], order[pos + 1]
+        t_from = math.nan if targets is None else float(targets[pos])
+        t_to = math.nan if targets is None else float(targets[pos + 1])
+        terms = {k: round(v, 4) for k, v in
+                 transition_terms(f, a, b, w, t_from=t_from, t_to=t_to).items()}  # fmt: skip
+        reason = describe(f, a, b, t_from=t_from, t_to=t_to,
+                          camelot=(tracks[a].analysis.camelot, tracks[b].analysis.camelot))
+        transitions.append(Transition(from_pos=pos, to_pos=pos + 1,
+                                      cost=round(sum(terms.values()), 4), terms=terms,
+                                      reason=reason))  # fmt: skip
     total = round(sum(t.cost for t in transitions), 4)
-    log.info("planned %d tracks, total cost %.3f", len(ordered), total)
-    return Plan(tracks=ordered, transitions=transitions, total_cost=total)
+    log.info("planned %d tracks (%s arc), total cost %.3f", len(order), arc, total)
+    return Plan(
+        tracks=tuple(tracks[i] for i in order),
+        transitions=tuple(transitions),
+        total_cost=total,
+        order=tuple(kept[i] for i in order),
+        arc=arc,
+        target_energy=() if targets is None else tuple(round(float(x), 4) for x in targets),
+        weights=w.as_dict(),
+    )
+
+
+def plan_cost(plan: Plan) -> Mapping[str, float]:
+    """Sum of each named term over the plan's transitions."""
+    out = dict.fromkeys(TERMS, 0.0)
+    for t in plan.transitions:
+        for k, v in t.terms.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
