@@ -148,7 +148,7 @@ def render_set(
     if not tracks:
         raise InputError("nothing to play: " + ("; ".join(problems) or "no input files"))
 
-    plan = plan_order(tracks)
+    plan = plan_order(tracks, listener=listener, settings=settings)
     progress("plan", 1, 1)
     narrator = narrator or make_narrator(settings.narrator, settings)
     links = write_script(plan, listener, narrator, settings, closing=settings.closing_link)
