@@ -10,10 +10,15 @@ Example::
     [likes]
     artists = ["Muldjord"]
     genres = ["metal", "electronic"]
+
+    [personalisation]        # optional: how feedback on transitions shapes the order
+    enabled = true           # false: plan with the default weights, ignore feedback
+    feedback = "alex.feedback.jsonl"   # default: <this file's stem>.feedback.jsonl beside it
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any, cast
@@ -38,7 +43,10 @@ def load_listener(path: str | Path) -> Listener:
         raise InputError(f"{p}: cannot read listener profile ({exc})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{p}: not valid TOML ({exc})") from exc
-    return listener_from_dict(data, source=str(p))
+    listener = listener_from_dict(data, source=str(p))
+    # Feedback lives beside the profile unless the profile says where (relative to it).
+    feedback = Path(listener.feedback_path or f"{p.stem}.feedback.jsonl").expanduser()
+    return dataclasses.replace(listener, feedback_path=str(p.parent / feedback))
 
 
 def listener_from_dict(data: dict[str, Any], *, source: str = "listener") -> Listener:
@@ -62,7 +70,21 @@ def listener_from_dict(data: dict[str, Any], *, source: str = "listener") -> Lis
         liked_genres=_str_list(likes.get("genres", []), f"{source}: likes.genres"),
         talk_level=cast(TalkLevel, talk),
         recent=_str_list(data.get("recent", []), f"{source}: recent"),
+        **_personalisation(data.get("personalisation", {}), source),
     )
+
+
+def _personalisation(table: object, source: str) -> dict[str, Any]:
+    """``personalise`` and ``feedback_path`` from the ``[personalisation]`` table."""
+    if not isinstance(table, dict):
+        raise InputError(f"{source}: [personalisation] must be a table with 'enabled', 'feedback'")
+    enabled = table.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise InputError(f"{source}: personalisation.enabled must be true or false")
+    feedback = table.get("feedback")
+    if feedback is not None and (not isinstance(feedback, str) or not feedback.strip()):
+        raise InputError(f"{source}: personalisation.feedback must be a file name")
+    return {"personalise": enabled, "feedback_path": feedback.strip() if feedback else None}
 
 
 def _str_list(value: object, where: str) -> tuple[str, ...]:

@@ -64,6 +64,8 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 
 # Commands register themselves on import; keep these imports at the bottom.
 from segue.cli import analyze as analyze  # noqa: E402
+from segue.cli import feedback as feedback  # noqa: E402
+from segue.cli import plan as plan  # noqa: E402
 from segue.cli import prompts as prompts  # noqa: E402
 from segue.cli import render as render  # noqa: E402
 from segue.cli import serve as serve  # noqa: E402

@@ -241,7 +241,7 @@ def _explain(
         transitions.append(Transition(from_pos=pos, to_pos=pos + 1,
                                       cost=round(sum(terms.values()), 4), terms=terms,
                                       reason=reason))  # fmt: skip
-    total = round(sum(t.cost for t in transitions), 4)
+    total = round(float(sum(t.cost for t in transitions)), 4)
     log.info("planned %d tracks (%s arc), total cost %.3f", len(order), arc, total)
     return Plan(
         tracks=tuple(tracks[i] for i in order),
