@@ -8,7 +8,7 @@ would rather avoid) times a weight from :class:`CostWeights` (settings
     the octave-aware tempo step (half/double time counts as near, plus
     :data:`OCTAVE_COST`): free within ±2 %, gentle to ±6 % (0.3), 0.7 at ±8 %,
     then steep (+0.25 per further percent, capped at 3); scaled by both tracks'
-    tempo confidence (full from :data:`FULL_CONFIDENCE` up).
+    tempo confidence (each counts fully from :data:`FULL_CONFIDENCE` up).
 ``key``
     distance on the Camelot wheel: same code 0, ±1 0.15, relative major/minor
     0.2, otherwise 0.35 per step on the circle of fifths plus 0.3 for a change
@@ -55,7 +55,8 @@ TERMS: tuple[str, ...] = (
     "tempo", "key", "energy", "timbre", "dynamics", "genre", "same_artist", "same_album",
 )  # fmt: skip
 
-#: Confidence (tempo or key, geometric mean of both tracks) from which a term counts fully.
+#: Confidence (of tempo or key) from which a track's value counts fully; below, the term
+#: is scaled by both tracks' confidences (each over this, multiplied).
 FULL_CONFIDENCE = 0.5
 #: Below this confidence a reason calls the tempo or key uncertain.
 LOW_CONFIDENCE = 0.15
@@ -143,7 +144,9 @@ def tempo_cost(step_pct: npt.ArrayLike) -> FloatVec:
 
 
 def _confidence_factor(ca: FloatVec, cb: FloatVec) -> FloatVec:
-    return np.asarray(np.clip(np.sqrt(ca * cb) / FULL_CONFIDENCE, 0.0, 1.0))
+    """Each track's confidence, counted fully from :data:`FULL_CONFIDENCE` up, multiplied."""
+    return np.asarray(np.clip(ca / FULL_CONFIDENCE, 0.0, 1.0) * np.clip(cb / FULL_CONFIDENCE,
+                                                                        0.0, 1.0))
 
 
 # --------------------------------------------------------------------------- key
