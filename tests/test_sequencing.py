@@ -205,9 +205,9 @@ def test_local_search_leaves_no_improving_move() -> None:
     cand_out, cand_in = search.neighbour_lists(base, n - 1)
     p = rng.permutation(n).astype(np.int64)
     best = p.copy()
-    costs = np.array([np.inf, np.inf])
+    costs = np.array([np.inf, np.inf, 0.0])
     search._iterate(p, best, base, np.zeros(n), np.zeros(0), 0.0, base, cand_out, cand_in, 0, n - 1,
-               0, 30, np.array([5], dtype=np.uint64), costs)
+               0, 30, np.array([5], dtype=np.uint64), costs, True)
 
     def cost(q: list[int]) -> float:
         return search.path_cost(np.array(q), base, np.zeros(n), np.zeros(0), 0.0)

@@ -51,6 +51,11 @@ END_NEIGHBOURS = 4
 KICKS_PER_TRACK = 20
 KICKS_PER_TRACK_ARC = 5
 MIN_KICKS = 2000
+#: Up to this many tracks every neighbour is tried (no positive-gain pruning).
+FULL_SCAN_N = 60
+#: Kicks per track (at least MIN_RESTART_KICKS) without improvement before a restart.
+RESTART_KICKS = 20
+MIN_RESTART_KICKS = 200
 #: Longest segment a kick swaps.
 KICK_SEGMENT = 30
 #: Kicks per compiled call; the wall clock is checked between calls.
@@ -263,6 +268,7 @@ def _local_search(
     w_energy: float, guide: FloatArray, cand_out: IntArray, cand_in: IntArray,
     lo_free: int, hi_free: int, fwd: FloatArray, bwd: FloatArray, ecum: FloatArray,
     queue: IntArray, queued: npt.NDArray[np.bool_], state: IntArray, buf: IntArray,
+    prune: bool,
 ) -> None:  # fmt: skip
     """Improve ``p`` in place until no active track has an improving move.
 
@@ -298,8 +304,8 @@ def _local_search(
         before = p[pv - 1] if pv > 0 else -1
         after = p[pv + 1] if pv + 1 < n else -1
         # What v's current arcs cost; a path end has none and prunes nothing.
-        in_limit = guide[before, v] if before >= 0 else np.inf
-        out_limit = guide[v, after] if after >= 0 else np.inf
+        in_limit = guide[before, v] if before >= 0 and prune else np.inf
+        out_limit = guide[v, after] if after >= 0 and prune else np.inf
         best[0] = -_EPS
         move[0] = 0
 
@@ -499,15 +505,42 @@ def _rand(rng: npt.NDArray[np.uint64], bound: int) -> int:
 
 
 @numba.njit(cache=True)
+def _kick(
+    p: IntArray, pos: IntArray, buf: IntArray, rng: npt.NDArray[np.uint64],
+    lo_free: int, free: int, kick_segment: int,
+) -> tuple[int, int, int]:  # fmt: skip
+    """Swap two adjacent random segments (A B C D → A C B D); return (start, len2, end)."""
+    max_len = max(1, min(kick_segment, free // 2))
+    l1 = 1 + _rand(rng, max_len)
+    l2 = 1 + _rand(rng, max_len)
+    if l1 + l2 > free:
+        l1, l2 = 1, 1
+    i = lo_free + _rand(rng, free - l1 - l2 + 1)
+    for q in range(l2):
+        buf[q] = p[i + l1 + q]
+    for q in range(l1):
+        buf[l2 + q] = p[i + q]
+    hi = i + l1 + l2 - 1
+    for k in range(i, hi + 1):
+        p[k] = buf[k - i]
+        pos[p[k]] = k
+    return i, l2, hi
+
+
+@numba.njit(cache=True)
 def _iterate(
     p: IntArray, best_p: IntArray, base: FloatArray, e: FloatArray, t: FloatArray,
     w_energy: float, guide: FloatArray, cand_out: IntArray, cand_in: IntArray,
     lo_free: int, hi_free: int, kicks: int, kick_segment: int, rng: npt.NDArray[np.uint64],
-    costs: FloatArray,
+    costs: FloatArray, prune: bool,
 ) -> None:  # fmt: skip
     """Run ``kicks`` kicks of iterated local search from ``p`` (the current path).
 
-    ``costs`` holds [current, best]; ``best_p`` the best path found.
+    ``costs`` holds [current cost, best cost, kicks since the current path last
+    improved]; ``best_p`` the best path found. After :data:`RESTART_KICKS` per
+    track (at least :data:`MIN_RESTART_KICKS`) without improvement, the current
+    path takes three kicks at once and is kept whatever it costs: a way out of
+    a basin that single kicks cannot leave.
     """
     n = len(p)
     pos = np.empty(n, dtype=np.int64)
@@ -527,38 +560,28 @@ def _iterate(
         for k in range(n):
             _push(queue, queued, state, p[k])
         _local_search(p, pos, base, e, t, w_energy, guide, cand_out, cand_in, lo_free, hi_free,
-                      fwd, bwd, ecum, queue, queued, state, buf)
+                      fwd, bwd, ecum, queue, queued, state, buf, prune)
         costs[0] = _path_cost(p, base, e, t, w_energy)
         if costs[0] < costs[1]:
             costs[1] = costs[0]
             best_p[:] = p
     if free < 3:
         return
+    restart_after = max(MIN_RESTART_KICKS, RESTART_KICKS * n)
     for _ in range(kicks):
         saved[:] = p
-        # Segment swap of two adjacent segments near a random position.
-        max_len = max(1, min(kick_segment, free // 2))
-        l1 = 1 + _rand(rng, max_len)
-        l2 = 1 + _rand(rng, max_len)
-        if l1 + l2 > free:
-            l1, l2 = 1, 1
-        i = lo_free + _rand(rng, free - l1 - l2 + 1)
-        for q in range(l2):
-            buf[q] = p[i + l1 + q]
-        for q in range(l1):
-            buf[l2 + q] = p[i + q]
-        hi = i + l1 + l2 - 1
-        for k in range(i, hi + 1):
-            p[k] = buf[k - i]
-            pos[p[k]] = k
-        _prefix(p, base, e, t, fwd, bwd, ecum, i)
-        for k in (i - 1, i, i + l2 - 1, i + l2, hi, hi + 1):
-            if 0 <= k < n:
-                _push(queue, queued, state, p[k])
+        restart = costs[2] >= restart_after
+        for _k in range(3 if restart else 1):
+            i, l2, hi = _kick(p, pos, buf, rng, lo_free, free, kick_segment)
+            _prefix(p, base, e, t, fwd, bwd, ecum, i)
+            for k in (i - 1, i, i + l2 - 1, i + l2, hi, hi + 1):
+                if 0 <= k < n:
+                    _push(queue, queued, state, p[k])
         _local_search(p, pos, base, e, t, w_energy, guide, cand_out, cand_in, lo_free, hi_free,
-                      fwd, bwd, ecum, queue, queued, state, buf)
+                      fwd, bwd, ecum, queue, queued, state, buf, prune)
         c = _path_cost(p, base, e, t, w_energy)
-        if c <= costs[0] + _EPS:
+        costs[2] = 0.0 if c < costs[0] - _EPS or restart else costs[2] + 1.0
+        if c <= costs[0] + _EPS or restart:
             costs[0] = c
             if c < costs[1] - _EPS:
                 costs[1] = c
@@ -662,10 +685,10 @@ def search_order(
     rng = np.array([0x9E3779B97F4A7C15 ^ (seed & 0xFFFFFFFF)], dtype=np.uint64)
     p = np.arange(n, dtype=np.int64)
     best_p = p.copy()
-    costs = np.array([np.inf, c_best])
+    costs = np.array([np.inf, c_best, 0.0])
     done = 0
     _iterate(p, best_p, base_r, e_r, t, w_energy, guide_r, cand_out, cand_in, lo_free,
-             hi_free, 0, kick_segment, rng, costs)  # fmt: skip
+             hi_free, 0, kick_segment, rng, costs, n > FULL_SCAN_N)  # fmt: skip
     while done < total_kicks:
         if time.monotonic() - started > budget_s:
             log.warning("sequencing stopped after %d of %d kicks (%.0f s budget): the order "
@@ -673,7 +696,7 @@ def search_order(
             break
         chunk = min(_CHUNK, total_kicks - done)
         _iterate(p, best_p, base_r, e_r, t, w_energy, guide_r, cand_out, cand_in, lo_free,
-                 hi_free, chunk, kick_segment, rng, costs)  # fmt: skip
+                 hi_free, chunk, kick_segment, rng, costs, n > FULL_SCAN_N)  # fmt: skip
         done += chunk
     order = perm[best_p]
     return [int(v) for v in order], float(_path_cost(order, base, e, t, w_energy))
