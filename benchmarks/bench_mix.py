@@ -235,13 +235,18 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
     # Speech over ducked music: stems from the same renderer.
     music = np.concatenate(list(render_blocks(timeline, settings, voice=False)), axis=1)
     voice = np.concatenate(list(render_blocks(timeline, settings, music=False)), axis=1)
+    # K-weighted (BS.1770), so the level difference is the one a listener hears.
+    from scipy.signal import sosfilt
+
+    from segue.analysis.loudness import k_weighting
+
+    weighting = k_weighting(sr)
     ratios = []
-    duck = 10 ** (settings.duck_db / 20)
     for lk in timeline.links:
         a, b = round(lk.start_s * sr), round(lk.end_s * sr)
-        v = float(np.mean(voice[:, a:b] ** 2))
-        m = float(np.mean((music[:, a:b] * duck) ** 2))
-        if m > 1e-10:
+        v = float(np.mean(sosfilt(weighting, voice[:, a:b], axis=1) ** 2))
+        m = float(np.mean(sosfilt(weighting, music[:, a:b], axis=1) ** 2)) * 10 ** (lk.duck_db / 10)
+        if m > 1e-12:
             ratios.append(10 * np.log10(v / m))
     # Beat offset inside beatmatched overlaps: a beat tracker on each track's rendered
     # part of the overlap (tempo prior: the outgoing track's), and, as a cross-check,
@@ -264,7 +269,7 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
                                        speech=())
             pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
             part = pcm[:, round(max(0.0, a0) * sr) : round(a1 * sr)].mean(axis=0)
-            _, frames_ = librosa.beat.beat_track(y=part, sr=sr, hop_length=hop,
+            _, frames_ = librosa.beat.beat_track(y=part, sr=sr, hop_length=hop, trim=False,
                                                  start_bpm=prev.bpm, tightness=400)
             times = librosa.frames_to_time(frames_, sr=sr, hop_length=hop) + max(0.0, a0)
             q = (hi - lo) / 4
@@ -273,7 +278,10 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
             envs.append(librosa.onset.onset_strength(y=overlap, sr=sr, hop_length=hop,
                                                      fmax=250, n_mels=32))
         if len(beats[0]) and len(beats[1]):
-            offsets += [float(np.min(np.abs(beats[0] - t))) for t in beats[1]]
+            beat = 60 / prev.bpm  # compare only where both trackers report beats
+            first, last = beats[0][0] - beat / 2, beats[0][-1] + beat / 2
+            both = beats[1][(beats[1] >= first) & (beats[1] <= last)]
+            offsets += [float(np.min(np.abs(beats[0] - t))) for t in both]
         half = int(30 / prev.bpm * sr / hop)  # half a beat, in frames
         n = min(len(envs[0]), len(envs[1]))
         envs = [e[:n] for e in envs]

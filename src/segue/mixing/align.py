@@ -1,11 +1,13 @@
 """Beatmatching by ear: refine a grid-based alignment with the audio itself.
 
-A beat grid fitted to a whole track can drift by tens of milliseconds near its
-end, which is exactly where the next track comes in. Before a beatmatched
-overlap is fixed, :func:`refine_offset_s` listens to both tracks there: it
-decodes the outgoing outro and the (time-stretched) incoming intro, takes their
-low-band onset envelopes (kick and bass) and finds the shift, within half a
-beat, that lines them up best.
+A beat grid fitted to a whole track has one tempo, but players drift: near the
+end of a song the real tempo can be 1 % off the average and the grid tens of
+milliseconds off the beat, which is exactly where the next track comes in.
+Before a beatmatched overlap is fixed, the mixer listens to both tracks there:
+:func:`local_beat_s` measures each one's beat period where they meet (from the
+autocorrelation of the low-band onset envelope, eight beats apart), and
+:func:`refine_offset_s` finds the shift, within a quarter beat, that lines the
+two tracks' kick and bass onsets up best.
 """
 
 from __future__ import annotations
@@ -44,6 +46,43 @@ def _envelope(y: FloatArray) -> FloatArray:
     env = librosa.onset.onset_strength(y=y, sr=ALIGN_SR, hop_length=ALIGN_HOP, fmax=250, n_mels=32)
     centred: FloatArray = (env - env.mean()).astype(np.float32)
     return centred
+
+
+def local_beat_s(
+    path: str, start_s: float, end_s: float, prior_beat_s: float, *, tolerance: float = 0.04
+) -> float | None:
+    """The beat period (seconds) of ``path`` between two source times, by ear.
+
+    Parameters
+    ----------
+    path, start_s, end_s : the file and the stretch to listen to (15–30 s is right).
+    prior_beat_s : the beat period the grid says; the answer stays within
+        ``tolerance`` (relative) of it, so only tempo drift is corrected, never an
+        octave.
+
+    Returns ``None`` when there is no clear periodic pulse near the prior there.
+    """
+    y = _audio(path, start_s, end_s, 1.0)
+    env = _envelope(y)
+    frames_per_beat = prior_beat_s * ALIGN_SR / ALIGN_HOP
+    for beats in (8, 4):
+        centre = beats * frames_per_beat
+        lo, hi = int(centre * (1 - tolerance)), int(np.ceil(centre * (1 + tolerance)))
+        if hi + 2 >= len(env) // 2:
+            continue
+        lags = np.arange(max(1, lo - 1), hi + 2)
+        ac = np.array([float(np.dot(env[:-k], env[k:])) for k in lags])
+        best = int(np.argmax(ac[1:-1])) + 1
+        # A real period is a peak inside the window, well above the average: a
+        # maximum at its edge means the grid's tempo is not what is heard at all.
+        edge = best in (1, len(ac) - 2)
+        if edge or ac[best] <= 0 or ac[best] < MIN_PEAK_RATIO * float(np.mean(np.abs(ac))):
+            return None
+        # A parabola through the peak and its neighbours places it between frames.
+        a, b, c = ac[best - 1], ac[best], ac[best + 1]
+        shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+        return float((lags[best] + shift) * ALIGN_HOP / ALIGN_SR / beats)
+    return None
 
 
 def refine_offset_s(

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterator
 
 import numpy as np
+from scipy.signal import butter, sosfilt, sosfilt_zi
 
 from segue.config import Settings
 from segue.mixing.dsp import PeakLimiter, duck_gain_db, fade_in_gain, fade_out_gain
@@ -23,6 +24,10 @@ log = logging.getLogger(__name__)
 
 #: Ramp at joins between segments of one track (bed loops, end of a stretch).
 JOIN_RAMP_S = 0.005
+#: Every track is high-passed here: real files carry DC offsets (one of Debian's
+#: singularity pieces sits at +0.4) and rumble that eat headroom, thump at the
+#: edges of a fade and fool the ducking, while nobody hears them.
+HIGH_PASS_HZ = 20.0
 
 
 def render_blocks(
@@ -57,13 +62,15 @@ def render_blocks(
         for lk, s in zip(timeline.links, timeline.speech, strict=True)
     ] if voice else []  # fmt: skip
     join = max(1, round(JOIN_RAMP_S * sr))
+    high_pass = butter(2, HIGH_PASS_HZ, btype="highpass", fs=sr, output="sos")
+    filters: dict[int, FloatArray] = {}
     try:
         for b0 in range(0, total, block):
             n = min(block, total - b0)
             bus = np.zeros((2, n), dtype=np.float32)
             if music:
                 for idx, tr in enumerate(timeline.tracks):
-                    _mix_track(bus, tr, idx, b0, sr, readers, join)
+                    _mix_track(bus, tr, idx, b0, sr, readers, join, high_pass, filters)
             lo_s, hi_s = b0 / sr, (b0 + n) / sr
             near = [w for w in windows if w[0] - settings.duck_down_s < hi_s
                     and w[1] + settings.duck_up_s > lo_s]
@@ -95,8 +102,13 @@ def _mix_track(
     sr: int,
     readers: dict[tuple[int, int], SegmentReader],
     join: int,
+    high_pass: FloatArray,
+    filters: dict[int, FloatArray],
 ) -> None:
-    """Add the part of track ``tr`` that sounds in the block starting at sample ``b0``."""
+    """Add the part of track ``tr`` that sounds in the block starting at sample ``b0``.
+
+    ``filters`` keeps each track's high-pass state from block to block.
+    """
     n = bus.shape[1]
     t0, t1 = round(tr.start_s * sr), round(tr.end_s * sr)
     if t1 <= b0 or t0 >= b0 + n:
@@ -130,6 +142,13 @@ def _mix_track(
         buf[:, a - lo : b - lo] += samples
         if b >= s1:
             readers.pop(key).close()
+    state = filters.get(idx)
+    if state is None:  # start settled on the first sample, so a DC offset does not thump
+        state = sosfilt_zi(high_pass)[:, None, :] * buf[None, :, :1]
+    filtered, filters[idx] = sosfilt(high_pass, buf, axis=1, zi=state)
+    buf = filtered.astype(np.float32)
+    if hi >= t1:
+        filters.pop(idx, None)
     level = np.float32(10 ** (tr.gain_db / 20))
     t_lo, t_hi = (lo - t0) / sr, (hi - t0) / sr
     length = (t1 - t0) / sr

@@ -29,6 +29,7 @@ import math
 from collections.abc import Sequence
 
 from segue.config import Settings
+from segue.mixing.align import local_beat_s as beat_by_ear
 from segue.mixing.align import refine_offset_s
 from segue.mixing.cues import (
     TransitionCue,
@@ -225,20 +226,36 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
 
 
 def _listen(prev: _Layout, nxt: Track, cue: TransitionCue) -> TransitionCue:
-    """Refine a beatmatch with the audio (see :mod:`segue.mixing.align`)."""
-    beat = local_beat_s(prev.track, prev.src_out)
-    if beat is None:
+    """Refine a beatmatch with the audio (see :mod:`segue.mixing.align`).
+
+    The stretch comes from both tracks' beat periods measured where they meet,
+    then the incoming track's start is moved to line the beats up.
+    """
+    grid_beat = local_beat_s(prev.track, prev.src_out)
+    if grid_beat is None:
         return cue
-    src_in, _ = play_range_s(nxt)
+    src_in, src_out = play_range_s(nxt)
+    window = 20.0
+    p_beat = beat_by_ear(prev.track.path, prev.src_out - window, prev.src_out, grid_beat)
+    n_grid = grid_beat * cue.stretch  # the incoming period the grid implies
+    n_beat = beat_by_ear(nxt.path, src_in, min(src_out, src_in + window), n_grid)
+    if p_beat is None or n_beat is None:
+        # The grids promise a beat the audio does not carry: a plain blend is safer
+        # than two drums drifting apart.
+        log.info("no audible common beat into %s: crossfade instead", nxt.path)
+        return TransitionCue("crossfade", cue.overlap_s, reason="beats not audible where they meet")
+    stretch = n_beat / p_beat
+    beat = p_beat
+    overlap = cue.overlap_s
     shift = refine_offset_s(
         prev.track.path, prev.src_out, nxt.path, src_in,
-        overlap_s=cue.overlap_s, stretch=cue.stretch, beat_s=beat,
+        overlap_s=overlap, stretch=stretch, beat_s=beat,
     )  # fmt: skip
-    if shift == 0.0:
-        return cue
-    overlap = cue.overlap_s - shift
-    log.debug("beatmatch into %s moved %+.0f ms by ear", nxt.path, shift * 1000)
-    return dataclasses.replace(cue, overlap_s=overlap, stretch_source_s=overlap * cue.stretch)
+    overlap -= shift
+    log.debug("beatmatch into %s: stretch %.4f (grid %.4f), moved %+.0f ms by ear",
+              nxt.path, stretch, cue.stretch, shift * 1000)
+    return dataclasses.replace(cue, overlap_s=overlap, stretch=round(stretch, 5),
+                               stretch_source_s=overlap * stretch)
 
 
 def music_level_lufs(layouts: Sequence[_Layout], begin_s: float, end_s: float,
