@@ -73,6 +73,8 @@ def test_unsupported_extension_and_nothing_to_play(
 ) -> None:
     proc = segue("render", synth_set["alpha"], "-o", tmp_path / "mix.xyz")
     assert proc.returncode == 2 and "unsupported output format .xyz" in proc.stderr
+    proc = segue("render", synth_set["alpha"], "-o", tmp_path / "mix.mp3", "--voice", "robot")
+    assert proc.returncode == 2 and "unknown voice 'robot'" in proc.stderr
     assert not list(tmp_path.iterdir())
     junk = tmp_path / "junk.wav"
     junk.write_text("not audio")

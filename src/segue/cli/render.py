@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -10,12 +9,16 @@ import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from segue.cli import app, err, fail
-from segue.config import Settings
+from segue.cli.options import (
+    ListenerOpt,
+    LlmBaseUrlOpt,
+    LlmModelOpt,
+    NarratorOpt,
+    PathsArg,
+    VoiceOpt,
+    set_up,
+)
 from segue.errors import SegueError
-from segue.listener import load_listener
-from segue.models import Listener
-from segue.narration import make_narrator
-from segue.narration.backends import llm_settings
 
 _STAGES = {
     "analyse": "Analysing tracks",
@@ -28,40 +31,22 @@ _STAGES = {
 
 @app.command()
 def render(
-    paths: Annotated[list[Path], typer.Argument(help="Audio files or folders.")],
+    paths: PathsArg,
     out: Annotated[
         Path, typer.Option("--out", "-o", help="Output mix: .mp3, .ogg, .opus, .flac or .wav.")
     ],
-    listener: Annotated[
-        Path | None, typer.Option("--listener", help="Listener profile (TOML).")
-    ] = None,
-    narrator_name: Annotated[
-        str | None,
-        typer.Option("--narrator", help="Who writes the links: template, openai or local "
-                     "(default: SEGUE_NARRATOR, else template)."),
-    ] = None,
-    llm_base_url: Annotated[
-        str | None, typer.Option("--llm-base-url", help="OpenAI-compatible server URL.")
-    ] = None,
-    llm_model: Annotated[
-        str | None, typer.Option("--llm-model", help="Model name (openai) or GGUF path (local).")
-    ] = None,
-    voice: Annotated[
-        str | None,
-        typer.Option("--voice", help="Text-to-speech: pyttsx3, piper or openai "
-                     "(default: SEGUE_VOICE_ENGINE, else pyttsx3)."),
-    ] = None,
+    listener: ListenerOpt = None,
+    narrator_name: NarratorOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    voice: VoiceOpt = None,
 ) -> None:
     """Render PATHS into one narrated, continuous mix, with transcript and timeline."""
     from segue.pipeline import render_set
 
     try:
-        profile = load_listener(listener) if listener else Listener()
-        settings = Settings.from_env()
-        settings = llm_settings(settings, narrator_name, llm_base_url, llm_model)
-        if voice is not None:
-            settings = dataclasses.replace(settings, voice_engine=voice)
-        narrator = make_narrator(settings.narrator, settings)
+        profile, settings, narrator = set_up(listener, narrator_name, llm_base_url, llm_model,
+                                             voice)
     except SegueError as exc:
         raise fail(str(exc)) from exc
 

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
 import socket
 import threading
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from segue.cli import app, err, fail
-from segue.config import Settings
+from segue.cli.options import (
+    ListenerOpt,
+    LlmBaseUrlOpt,
+    LlmModelOpt,
+    NarratorOpt,
+    PathsArg,
+    VoiceOpt,
+    set_up,
+)
 from segue.errors import SegueError
-from segue.listener import load_listener
-from segue.models import Listener
-from segue.narration import make_narrator
-from segue.narration.backends import llm_settings
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -43,30 +45,16 @@ def bind(host: str, port: int) -> socket.socket:
 
 @app.command()
 def serve(
-    paths: Annotated[list[Path], typer.Argument(help="Audio files or folders.")],
-    listener: Annotated[
-        Path | None, typer.Option("--listener", help="Listener profile (TOML).")
-    ] = None,
+    paths: PathsArg,
+    listener: ListenerOpt = None,
     host: Annotated[
         str, typer.Option("--host", help="Address to listen on (default: this machine only).")
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port (0: any free port).")] = 8000,
-    narrator_name: Annotated[
-        str | None,
-        typer.Option("--narrator", help="Who writes the links: template, openai or local "
-                     "(default: SEGUE_NARRATOR, else template)."),
-    ] = None,
-    llm_base_url: Annotated[
-        str | None, typer.Option("--llm-base-url", help="OpenAI-compatible server URL.")
-    ] = None,
-    llm_model: Annotated[
-        str | None, typer.Option("--llm-model", help="Model name (openai) or GGUF path (local).")
-    ] = None,
-    voice: Annotated[
-        str | None,
-        typer.Option("--voice", help="Text-to-speech: pyttsx3, piper or openai "
-                     "(default: SEGUE_VOICE_ENGINE, else pyttsx3)."),
-    ] = None,
+    narrator_name: NarratorOpt = None,
+    llm_base_url: LlmBaseUrlOpt = None,
+    llm_model: LlmModelOpt = None,
+    voice: VoiceOpt = None,
 ) -> None:
     """Serve PATHS as a narrated, continuous HTTP stream with a web player at /."""
     import uvicorn
@@ -75,12 +63,8 @@ def serve(
     from segue.service import create_app
 
     try:
-        profile = load_listener(listener) if listener else Listener()
-        settings = Settings.from_env()
-        settings = llm_settings(settings, narrator_name, llm_base_url, llm_model)
-        if voice is not None:
-            settings = dataclasses.replace(settings, voice_engine=voice)
-        narrator = make_narrator(settings.narrator, settings)
+        profile, settings, narrator = set_up(listener, narrator_name, llm_base_url, llm_model,
+                                             voice)
     except SegueError as exc:
         raise fail(str(exc)) from exc
     files, problems = collect_inputs(paths)
