@@ -130,3 +130,13 @@ def test_talk_off_renders_music_only(synth_set: dict[str, Path], tmp_path: Path)
     assert result.timeline.links == ()
     assert json.loads(out.with_suffix(".json").read_text())["links"] == []
     assert out.with_suffix(".vtt").read_text().strip() == "WEBVTT"
+
+
+def test_outputs_get_ordinary_file_permissions(rendered: RenderResult) -> None:
+    import os
+    import stat
+
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in rendered.artifacts.values():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from segue.mixing.encode import SIDECARS, sidecar, write_atomic
+from segue.mixing.encode import SIDECARS, publish, sidecar, write_atomic
 from segue.models import Plan, Timeline
 
 
@@ -161,5 +161,5 @@ def write_sidecars(
     write_atomic(paths["cue sheet"], timeline_cue(timeline, out.name))
     tmp = paths["plot"].with_name(f".{paths['plot'].name}.partial.png")
     plot_png(timeline, tmp)
-    tmp.replace(paths["plot"])
+    publish(tmp, paths["plot"])
     return paths

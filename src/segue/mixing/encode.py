@@ -47,6 +47,27 @@ def limiter_ceiling_dbfs(out: Path, ceiling_dbfs: float) -> float:
 SIDECARS = {".json": "timeline", ".vtt": "transcript", ".cue": "cue sheet", ".png": "plot"}
 
 
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would, for a moment)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
+
+
+def publish(tmp: Path, target: Path) -> None:
+    """Move a finished temporary file into place with ordinary permissions.
+
+    ``mkstemp`` creates files readable by their owner only; outputs should get the
+    mode any new file gets (0666 less the umask), like ``open()`` would give.
+    """
+    os.chmod(tmp, 0o666 & ~_umask())
+    os.replace(tmp, target)
+
+
 def sidecar(out: Path, suffix: str) -> Path:
     """The artifact beside ``out`` with the same stem: ``out/demo.mp3`` → ``out/demo.json``."""
     return out.with_suffix(suffix)
@@ -133,7 +154,7 @@ class FileSink:
             except BaseException:
                 self.abort()
                 raise
-        os.replace(self.tmp, self.out)
+        publish(self.tmp, self.out)
 
     def abort(self) -> None:
         """Stop the encoder and remove the partial file."""
@@ -169,7 +190,7 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
-        os.replace(tmp, path)
+        publish(Path(tmp), path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
