@@ -44,6 +44,7 @@ from typing import Any, cast
 import numba
 import numpy as np
 import numpy.typing as npt
+from scipy.spatial.distance import cdist
 
 from segue.sequencing.features import SetFeatures
 
@@ -220,12 +221,14 @@ def raw_terms(
     *,
     t_from: npt.ArrayLike = math.nan,
     t_to: npt.ArrayLike = math.nan,
+    grid: bool = False,
 ) -> dict[str, FloatVec]:
     """Unweighted cost terms of playing track ``j`` right after track ``i``.
 
     ``i`` and ``j`` are index arrays into ``f`` that broadcast against each
-    other (``i[:, None]`` and ``j[None, :]`` give full matrices); ``t_from`` and
-    ``t_to`` are the arc's targets at the two positions (NaN: no arc).
+    other; with ``grid`` they are 1-D and every ``i`` is paired with every ``j``
+    (a ``(len(i), len(j))`` matrix). ``t_from`` and ``t_to`` are the arc's
+    targets at the two positions (NaN: no arc).
 
     Returns
     -------
@@ -235,6 +238,8 @@ def raw_terms(
     """
     ii = np.asarray(i, dtype=np.int64)
     jj = np.asarray(j, dtype=np.int64)
+    if grid:
+        ii, jj = ii[:, None], jj[None, :]
     shape = np.broadcast_shapes(ii.shape, jj.shape)
     ii, jj = np.broadcast_to(ii, shape), np.broadcast_to(jj, shape)
 
@@ -255,19 +260,23 @@ def raw_terms(
                     np.asarray(t_to, dtype=np.float64)), dtype=np.float64)  # fmt: skip
     energy = np.broadcast_to(energy, shape)
 
-    if f.timbre.shape[1]:
-        diff = f.timbre[ii] - f.timbre[jj]
-        dist = np.sqrt(np.einsum("...k,...k->...", diff, diff))
-        timbre = np.minimum(1.0, np.nan_to_num(dist / TIMBRE_SCALE, nan=0.0))
-    else:
+    if not f.timbre.shape[1]:
         timbre = np.zeros(shape)
+    else:
+        if grid:  # pairwise distances without an (n, n, d) temporary
+            dist = cdist(f.timbre[np.asarray(i, dtype=np.int64)],
+                         f.timbre[np.asarray(j, dtype=np.int64)])
+        else:
+            diff = f.timbre[ii] - f.timbre[jj]
+            dist = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+        timbre = np.minimum(1.0, np.nan_to_num(dist / TIMBRE_SCALE, nan=0.0))
 
     d_lra = np.nan_to_num(np.abs(f.loudness_range_lu[ii] - f.loudness_range_lu[jj]), nan=0.0)
     d_lufs = np.nan_to_num(np.abs(f.lufs[ii] - f.lufs[jj]), nan=0.0)
     dynamics = (np.minimum(1.0, np.maximum(0.0, d_lra - 3.0) / 8.0)
                 + np.minimum(0.5, np.maximum(0.0, d_lufs - 4.0) / 10.0))  # fmt: skip
 
-    genre = _genre_clash(f, ii, jj)
+    genre = f.genre_clash[ii, jj]
     same_artist = ((f.artist[ii] >= 0) & (f.artist[ii] == f.artist[jj])).astype(np.float64)
     same_album = ((f.album[ii] >= 0) & (f.album[ii] == f.album[jj])).astype(np.float64)
     out = {
@@ -275,20 +284,6 @@ def raw_terms(
         "genre": genre, "same_artist": same_artist, "same_album": same_album,
     }  # fmt: skip
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
-
-
-def _genre_clash(f: SetFeatures, ii: IntArray, jj: IntArray) -> FloatVec:
-    # Genres are few per set: compare each distinct pair of genre sets once.
-    table: dict[frozenset[str], int] = {}
-    gid = np.array([table.setdefault(g, len(table)) for g in f.genres], dtype=np.int64)
-    sets = list(table)
-    clash = np.array(
-        [[float(bool(a) and bool(b) and not (a & b)) for b in sets] for a in sets],
-        dtype=np.float64,
-    ).reshape(len(sets), len(sets))
-    if not len(gid):
-        return np.zeros(ii.shape)
-    return np.asarray(clash[gid[ii], gid[jj]], dtype=np.float64)
 
 
 def weigh(raw: Mapping[str, FloatVec], weights: CostWeights) -> dict[str, FloatVec]:
@@ -304,7 +299,7 @@ def term_matrices(f: SetFeatures, weights: CostWeights) -> dict[str, FloatVec]:
     diagonal is 0.
     """
     idx = np.arange(len(f))
-    mats = weigh(raw_terms(f, idx[:, None], idx[None, :]), weights)
+    mats = weigh(raw_terms(f, idx, idx, grid=True), weights)
     for m in mats.values():
         np.fill_diagonal(m, 0.0)
     return mats
@@ -341,15 +336,17 @@ def describe(
     t_from: float = math.nan,
     t_to: float = math.nan,
     camelot: tuple[str, str] = ("", ""),
+    raw: Mapping[str, float] | None = None,
 ) -> str:
     """A one-line human reason for playing ``j`` after ``i``, built from its terms.
 
     E.g. ``"same key 8A, +3 % tempo, energy rising as planned"``. The reason
     states the musical facts behind each term whatever its weight; ``t_from`` and
-    ``t_to`` are the arc's targets (NaN: no arc) and ``camelot`` the two key
-    codes as the analysis spelled them (for display).
+    ``t_to`` are the arc's targets (NaN: no arc), ``camelot`` the two key codes
+    as the analysis spelled them (for display) and ``raw`` the transition's raw
+    terms when the caller has them already.
     """
-    terms = {k: float(v[0]) for k, v in raw_terms(
+    terms = dict(raw) if raw is not None else {k: float(v[0]) for k, v in raw_terms(
         f, np.array([i]), np.array([j]), t_from=t_from, t_to=t_to).items()}  # fmt: skip
     parts: list[str] = []
     ca, cb = camelot

@@ -84,6 +84,7 @@ class SetFeatures:
     lufs : integrated loudness of the file as mastered, NaN when unknown.
     artist, album : ids (−1 unknown); an album is identified by album and artist.
     genres : the set of genre words of each track (empty when unknown).
+    genre_clash : 1 where two tracks both have genres and share none (``(n, n)``).
 
     """
 
@@ -99,6 +100,7 @@ class SetFeatures:
     artist: IntVec
     album: IntVec
     genres: tuple[frozenset[str], ...]
+    genre_clash: npt.NDArray[np.float64]
 
     def __len__(self) -> int:
         return len(self.bpm)
@@ -148,7 +150,18 @@ class SetFeatures:
             artist=_ids(artists),
             album=_ids(albums),
             genres=genres,
+            genre_clash=_genre_clash(genres),
         )
+
+
+def _genre_clash(genres: Sequence[frozenset[str]]) -> npt.NDArray[np.float64]:
+    """1 for pairs whose genre sets are both known and disjoint; built per distinct set."""
+    table: dict[frozenset[str], int] = {}
+    gid = np.array([table.setdefault(g, len(table)) for g in genres], dtype=np.int64)
+    sets = list(table)
+    clash = np.array([[float(bool(a) and bool(b) and not (a & b)) for b in sets] for a in sets],
+                     dtype=np.float64).reshape(len(sets), len(sets))  # fmt: skip
+    return np.asarray(clash[gid[:, None], gid[None, :]], dtype=np.float64)
 
 
 def _timbre_matrix(vectors: Sequence[Sequence[float]]) -> FloatVec:

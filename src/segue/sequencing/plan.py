@@ -30,8 +30,9 @@ from segue.sequencing.costs import (
     CostWeights,
     describe,
     energy_term,
+    raw_terms,
     term_matrices,
-    transition_terms,
+    weigh,
 )
 from segue.sequencing.exact import EXACT_MAX_N, held_karp
 from segue.sequencing.features import SetFeatures
@@ -230,14 +231,16 @@ def _explain(
     targets: FloatArray | None,
 ) -> Plan:
     transitions: list[Transition] = []
-    for pos in range(len(order) - 1):
-        a, b = order[pos], order[pos + 1]
-        t_from = math.nan if targets is None else float(targets[pos])
-        t_to = math.nan if targets is None else float(targets[pos + 1])
-        terms = {k: round(v, 4) for k, v in
-                 transition_terms(f, a, b, w, t_from=t_from, t_to=t_to).items()}  # fmt: skip
-        reason = describe(f, a, b, t_from=t_from, t_to=t_to,
-                          camelot=(tracks[a].analysis.camelot, tracks[b].analysis.camelot))
+    a, b = np.asarray(order[:-1], dtype=np.int64), np.asarray(order[1:], dtype=np.int64)
+    t_from = np.full(len(a), math.nan) if targets is None else targets[:-1]
+    t_to = np.full(len(a), math.nan) if targets is None else targets[1:]
+    raw = raw_terms(f, a, b, t_from=t_from, t_to=t_to)
+    weighted = weigh(raw, w)
+    for pos, (i, j) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
+        terms = {k: round(float(v[pos]), 4) for k, v in weighted.items()}
+        reason = describe(f, i, j, t_from=float(t_from[pos]), t_to=float(t_to[pos]),
+                          camelot=(tracks[i].analysis.camelot, tracks[j].analysis.camelot),
+                          raw={k: float(v[pos]) for k, v in raw.items()})  # fmt: skip
         transitions.append(Transition(from_pos=pos, to_pos=pos + 1,
                                       cost=round(sum(terms.values()), 4), terms=terms,
                                       reason=reason))  # fmt: skip
