@@ -22,6 +22,10 @@ FloatVec = npt.NDArray[np.float64]
 #: Where ``peak`` reaches its top (as a share of the set) and the levels it starts and ends at.
 PEAK_AT = 0.65
 PEAK_START, PEAK_END = 0.15, 0.35
+#: With an arc, energy deviations count ×ARC_RANGE_REF / (the set's energy range), between
+#: ×1 and ×MAX_ARC_SCALE: a set whose energies span less is judged on a finer scale.
+ARC_RANGE_REF = 0.5
+MAX_ARC_SCALE = 4.0
 #: ``wave`` rises and falls once per this many tracks, with at least one and a half waves.
 WAVE_TRACKS = 10
 MIN_WAVES = 1.5
@@ -115,3 +119,21 @@ def arc_targets(name: str, energies: npt.ArrayLike) -> FloatVec:
         check_arc(name)
         return np.full(n, mid)
     return lo + (hi - lo) * arc_shape(name, n)
+
+
+def arc_scale(energies: npt.ArrayLike) -> float:
+    """How much more energy deviations count on an arc over a set with ``energies``.
+
+    ``ARC_RANGE_REF`` over the 10th-90th percentile range of the known energies,
+    clipped to [1, ``MAX_ARC_SCALE``]: in a set spanning 0.3-0.8 a step against the
+    arc costs as usual, in one spanning 0.45-0.6 it costs about three times as much.
+    """
+    e = np.asarray(energies, dtype=np.float64)
+    known = e[np.isfinite(e)]
+    if len(known) < 2:
+        return 1.0
+    lo, hi = np.percentile(known, [10, 90])
+    spread = float(hi - lo)
+    if spread <= 0:
+        return MAX_ARC_SCALE
+    return float(min(MAX_ARC_SCALE, max(1.0, ARC_RANGE_REF / spread)))

@@ -18,7 +18,9 @@ would rather avoid) times a weight from :class:`CostWeights` (settings
     (:mod:`segue.sequencing.arcs`): a step beyond the planned one costs 2 per
     unit going up and 3 going down (after a 0.03 dead zone), plus how far both
     tracks sit from their targets (half each, as each track has two
-    transitions). Without an arc (``flat``) only the step counts.
+    transitions); on a set whose energies span little, deviations count more
+    (:func:`~segue.sequencing.arcs.arc_scale`, ×1 to ×4). Without an arc
+    (``flat``) only the step counts.
 ``timbre``
     Euclidean distance of mean MFCCs 1–12 over :data:`TIMBRE_SCALE`, capped at 1.
 ``dynamics``
@@ -221,6 +223,7 @@ def raw_terms(
     *,
     t_from: npt.ArrayLike = math.nan,
     t_to: npt.ArrayLike = math.nan,
+    energy_scale: float = 1.0,
     grid: bool = False,
 ) -> dict[str, FloatVec]:
     """Unweighted cost terms of playing track ``j`` right after track ``i``.
@@ -228,7 +231,8 @@ def raw_terms(
     ``i`` and ``j`` are index arrays into ``f`` that broadcast against each
     other; with ``grid`` they are 1-D and every ``i`` is paired with every ``j``
     (a ``(len(i), len(j))`` matrix). ``t_from`` and ``t_to`` are the arc's
-    targets at the two positions (NaN: no arc).
+    targets at the two positions (NaN: no arc) and ``energy_scale`` multiplies the
+    energy term (see :func:`segue.sequencing.arcs.arc_scale`).
 
     Returns
     -------
@@ -258,7 +262,7 @@ def raw_terms(
     energy = np.asarray(
         energy_term(f.energy[ii], f.energy[jj], np.asarray(t_from, dtype=np.float64),
                     np.asarray(t_to, dtype=np.float64)), dtype=np.float64)  # fmt: skip
-    energy = np.broadcast_to(energy, shape)
+    energy = np.broadcast_to(energy * energy_scale, shape)
 
     if not f.timbre.shape[1]:
         timbre = np.zeros(shape)

@@ -24,7 +24,7 @@ import numpy.typing as npt
 from segue.config import Settings
 from segue.errors import PlanError
 from segue.models import Listener, Plan, Track, Transition
-from segue.sequencing.arcs import arc_targets, check_arc
+from segue.sequencing.arcs import arc_scale, arc_targets, check_arc
 from segue.sequencing.costs import (
     TERMS,
     CostWeights,
@@ -181,6 +181,7 @@ def solve(
         return list(range(n))
     mats = term_matrices(f, w)
     positional = targets is not None
+    w_energy = w.energy * (arc_scale(f.energy) if positional else 1.0)
     base = np.zeros((n, n))
     for name, m in mats.items():
         if not (positional and name == "energy"):
@@ -194,7 +195,7 @@ def solve(
         if targets is not None:
             e = f.energy
             cost = np.stack([
-                base + w.energy * np.asarray(energy_term(e[:, None], e[None, :], targets[k],
+                base + w_energy * np.asarray(energy_term(e[:, None], e[None, :], targets[k],
                                                          targets[k + 1]))
                 for k in range(n - 1)
             ])  # fmt: skip
@@ -202,7 +203,7 @@ def solve(
         return order
     guide = base + (mats["energy"] if positional else 0.0)
     order, _ = search_order(
-        base, energy=f.energy, targets=targets, w_energy=w.energy, guide=guide,
+        base, energy=f.energy, targets=targets, w_energy=w_energy, guide=guide,
         first=first, last=last, seed=seed, budget_s=BUDGET_S,
     )  # fmt: skip
     return order
@@ -234,7 +235,8 @@ def _explain(
     a, b = np.asarray(order[:-1], dtype=np.int64), np.asarray(order[1:], dtype=np.int64)
     t_from = np.full(len(a), math.nan) if targets is None else targets[:-1]
     t_to = np.full(len(a), math.nan) if targets is None else targets[1:]
-    raw = raw_terms(f, a, b, t_from=t_from, t_to=t_to)
+    raw = raw_terms(f, a, b, t_from=t_from, t_to=t_to,
+                    energy_scale=1.0 if targets is None else arc_scale(f.energy))
     weighted = weigh(raw, w)
     for pos, (i, j) in enumerate(zip(a.tolist(), b.tolist(), strict=True)):
         terms = {k: round(float(v[pos]), 4) for k, v in weighted.items()}
