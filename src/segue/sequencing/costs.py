@@ -401,7 +401,7 @@ def describe(
 
     if terms["timbre"] >= 0.5:
         parts.append("a contrasting sound")
-    if terms["dynamics"] > 0:
+    if terms["dynamics"] >= 0.1:
         la, lb = f.loudness_range_lu[i], f.loudness_range_lu[j]
         if math.isfinite(la) and math.isfinite(lb) and abs(la - lb) > 3.0:
             parts.append(f"dynamics jump {la:.0f}→{lb:.0f} LU")

@@ -55,6 +55,7 @@ END_NEIGHBOURS = 4
 KICKS_PER_TRACK = 18
 KICKS_PER_TRACK_ARC = 3
 MIN_KICKS = 2000
+MIN_KICKS_ARC = 600
 #: Up to this many tracks every neighbour is tried (no positive-gain pruning).
 FULL_SCAN_N = 25
 #: Kicks per track (at least MIN_RESTART_KICKS) without improvement before a restart.
@@ -656,7 +657,8 @@ def search_order(
         Seeds the kicks; the same seed gives the same order.
     kicks
         Kicks of the iterated local search (default :data:`KICKS_PER_TRACK` per
-        track, at least :data:`MIN_KICKS`).
+        track, at least :data:`MIN_KICKS`; with an arc :data:`KICKS_PER_TRACK_ARC`,
+        at least :data:`MIN_KICKS_ARC`).
     budget_s
         Wall-clock safety net: stop kicking after this long (the order is then
         machine-dependent; a warning is logged).
@@ -697,8 +699,9 @@ def search_order(
     lo_free = 1 if first is not None else 0
     hi_free = n - 2 if last is not None else n - 1
 
-    per_track = KICKS_PER_TRACK_ARC if len(t) else KICKS_PER_TRACK
-    total_kicks = kicks if kicks is not None else max(MIN_KICKS, per_track * n)
+    per_track, least = (KICKS_PER_TRACK_ARC, MIN_KICKS_ARC) if len(t) else (KICKS_PER_TRACK,
+                                                                              MIN_KICKS)
+    total_kicks = kicks if kicks is not None else max(least, per_track * n)
     rng = np.array([0x9E3779B97F4A7C15 ^ (seed & 0xFFFFFFFF)], dtype=np.uint64)
     p = np.arange(n, dtype=np.int64)
     best_p = p.copy()
