@@ -41,7 +41,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import numba
 import numpy as np
@@ -113,18 +113,28 @@ class CostWeights:
 # --------------------------------------------------------------------------- tempo
 
 
-def tempo_step_pct(a_bpm: npt.ArrayLike, b_bpm: npt.ArrayLike) -> FloatVec:
+@overload
+def tempo_step_pct(a_bpm: float, b_bpm: float) -> float: ...
+
+
+@overload
+def tempo_step_pct(a_bpm: npt.ArrayLike, b_bpm: npt.ArrayLike) -> FloatVec: ...
+
+
+def tempo_step_pct(a_bpm: npt.ArrayLike, b_bpm: npt.ArrayLike) -> float | FloatVec:
     """Signed tempo change from ``a`` to ``b`` in percent, octave-aware (NaN when unknown).
 
     Half- and double-time count as near: 90 → 180 BPM is a 0 % step, because a
-    DJ can mix them beat on beat. Works element-wise on arrays.
+    DJ can mix them beat on beat. Two numbers give a float; arrays work
+    element-wise.
     """
     a = np.asarray(a_bpm, dtype=np.float64)
     b = np.asarray(b_bpm, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.log(b / a) / math.log(2.0)
         folded = ratio - np.round(np.clip(ratio, -1.0, 1.0))
-        return np.where((a > 0) & (b > 0), (np.exp2(folded) - 1.0) * 100.0, np.nan)
+        step = np.where((a > 0) & (b > 0), (np.exp2(folded) - 1.0) * 100.0, np.nan)
+    return float(step) if step.ndim == 0 else step
 
 
 def octave_jump(a_bpm: npt.ArrayLike, b_bpm: npt.ArrayLike) -> npt.NDArray[np.bool_]:
