@@ -39,16 +39,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast, overload
+from typing import overload
 
-import numba
 import numpy as np
 import numpy.typing as npt
 from scipy.spatial.distance import cdist
 
 from segue.sequencing.features import SetFeatures
+
+# The energy term (its constants too) is compiled for numba and called inside the
+# solver, so it lives in segue.sequencing.search: numba's disk cache only notices edits
+# to the file it compiles. It is part of this module's interface all the same.
+from segue.sequencing.search import energy_term as energy_term
 
 FloatVec = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -67,10 +71,6 @@ LOW_CONFIDENCE = 0.15
 OCTAVE_COST = 0.1
 #: MFCC distance that counts as one unit of discomfort.
 TIMBRE_SCALE = 150.0
-#: Energy steps within this of the plan are free; beyond, up- and down-steps cost this much.
-ENERGY_DEAD_ZONE = 0.03
-ENERGY_RISE_COST = 2.0
-ENERGY_DROP_COST = 3.0
 
 
 @dataclass(frozen=True)
@@ -188,39 +188,6 @@ def key_cost(a: str, b: str) -> float:
 
 
 # --------------------------------------------------------------------------- energy
-
-
-def _float_ufunc(fn: Callable[[float, float, float, float], float]) -> Callable[..., Any]:
-    """Compile ``fn`` into a numpy ufunc over float64 that numba code can call too."""
-    vectorize: Any = numba.vectorize
-    return cast(Callable[..., Any],
-                vectorize(["float64(float64, float64, float64, float64)"], cache=True)(fn))
-
-
-@_float_ufunc
-def energy_term(e_from: float, e_to: float, t_from: float, t_to: float) -> float:
-    """Raw energy cost of ``e_from`` → ``e_to`` where the arc plans ``t_from`` → ``t_to``.
-
-    A NaN energy is unknown (its parts cost nothing); NaN targets mean no arc
-    (flat: only the step counts, measured against no change). A numpy ufunc,
-    also callable from numba-compiled code, so the solver and the explanation
-    compute the very same number.
-    """
-    arc = not (math.isnan(t_from) or math.isnan(t_to))
-    cost = 0.0
-    if not (math.isnan(e_from) or math.isnan(e_to)):
-        planned = t_to - t_from if arc else 0.0
-        err = (e_to - e_from) - planned
-        if err > ENERGY_DEAD_ZONE:
-            cost += ENERGY_RISE_COST * (err - ENERGY_DEAD_ZONE)
-        elif err < -ENERGY_DEAD_ZONE:
-            cost += ENERGY_DROP_COST * (-err - ENERGY_DEAD_ZONE)
-    if arc:
-        if not math.isnan(e_from):
-            cost += 0.5 * abs(e_from - t_from)
-        if not math.isnan(e_to):
-            cost += 0.5 * abs(e_to - t_to)
-    return cost
 
 
 # --------------------------------------------------------------------------- all terms

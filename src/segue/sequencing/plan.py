@@ -29,7 +29,6 @@ from segue.sequencing.costs import (
     TERMS,
     CostWeights,
     describe,
-    energy_term,
     raw_terms,
     term_matrices,
     weigh,
@@ -37,7 +36,7 @@ from segue.sequencing.costs import (
 from segue.sequencing.exact import EXACT_MAX_N, held_karp
 from segue.sequencing.features import SetFeatures
 from segue.sequencing.preference import personal_weights
-from segue.sequencing.search import search_order
+from segue.sequencing.search import energy_term, search_order
 
 log = logging.getLogger(__name__)
 
