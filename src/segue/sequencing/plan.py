@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -257,11 +257,3 @@ def _explain(
         weights=w.as_dict(),
     )
 
-
-def plan_cost(plan: Plan) -> Mapping[str, float]:
-    """Sum of each named term over the plan's transitions."""
-    out = dict.fromkeys(TERMS, 0.0)
-    for t in plan.transitions:
-        for k, v in t.terms.items():
-            out[k] = out.get(k, 0.0) + v
-    return out
