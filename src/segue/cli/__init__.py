@@ -62,6 +62,11 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def skipped(what: str) -> None:
+    """Print one line on stderr naming something the command skipped, and why."""
+    err.print(f"[yellow]segue: skipped[/] {what}", highlight=False, soft_wrap=True)
+
+
 # Commands register themselves on import; keep these imports at the bottom.
 from segue.cli import analyze as analyze  # noqa: E402
 from segue.cli import feedback as feedback  # noqa: E402

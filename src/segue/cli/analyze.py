@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from segue.cli import app, err, fail
+from segue.cli import app, err, fail, skipped
 from segue.errors import SegueError
 
 #: The JSON fields of one file, in order (the published contract; add, never remove).
@@ -85,7 +85,7 @@ def analyze(
         raise fail(str(exc)) from exc
     files, problems = collect_inputs(paths)
     for problem in problems:
-        err.print(f"[yellow]segue: skipped[/] {problem}", highlight=False, soft_wrap=True)
+        skipped(problem)
     if not files:
         raise fail("nothing to analyse: " + ("; ".join(problems) or "no input files"))
     try:

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from segue.cli import app, err, fail
+from segue.cli import app, err, fail, skipped
 from segue.errors import SegueError
 from segue.models import Listener, Track
 
@@ -109,7 +109,7 @@ def show(listener: ListenerArg) -> None:
     except SegueError as exc:
         raise fail(str(exc)) from exc
     for line in data["skipped_lines"]:
-        err.print(f"[yellow]segue: skipped[/] {line}", highlight=False, soft_wrap=True)
+        skipped(line)
     state = "on" if data["personalise"] else "off (enabled = false in [personalisation])"
     out.print(f"personalisation {state}; feedback file {data['feedback_file']}", highlight=False)
     out.print(f"{len(data['events'])} events, {data['labelled_events']} that count",

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from segue.cli import app, err, fail
+from segue.cli import app, err, fail, skipped
 from segue.errors import SegueError
 from segue.models import Plan, Track
 from segue.sequencing.arcs import ARC_HELP, ARCS
@@ -186,7 +186,7 @@ def plan(
     if profile is not None and no_personal:
         profile = dataclasses.replace(profile, personalise=False)
     for problem in problems:
-        err.print(f"[yellow]segue: skipped[/] {problem}", highlight=False, soft_wrap=True)
+        skipped(problem)
     if not tracks:
         raise fail("nothing to plan: no usable tracks")
     if first is not None and last is not None and first == last and len(tracks) > 1:
@@ -197,7 +197,7 @@ def plan(
         model, bad_lines = listener_model(profile)
         problems += bad_lines
         for line in bad_lines:
-            err.print(f"[yellow]segue: skipped[/] {line}", highlight=False, soft_wrap=True)
+            skipped(line)
         if model is not None and model.fitted:
             changed = ", ".join(f"{k.replace('_', ' ')} ×{f:.2f}"
                                 for k, f in model.factors().items() if abs(f - 1.0) >= 0.05)

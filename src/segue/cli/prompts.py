@@ -19,7 +19,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from rich.syntax import Syntax
 from rich.table import Table
 
-from segue.cli import app, err, fail
+from segue.cli import app, err, fail, skipped
 from segue.config import Settings
 from segue.errors import SegueError
 from segue.listener import load_listener
@@ -194,7 +194,7 @@ def preview(
     except SegueError as exc:
         raise fail(str(exc)) from exc
     for problem in problems:
-        err.print(f"[yellow]segue: skipped[/] {problem}", highlight=False, soft_wrap=True)
+        skipped(problem)
     if as_json:
         data = [{
             "before_track": req.before_track, "kind": req.kind, "template": req.template,

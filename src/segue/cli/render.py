@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from segue.cli import app, err, fail
+from segue.cli import app, err, fail, skipped
 from segue.cli.options import (
     ListenerOpt,
     LlmBaseUrlOpt,
@@ -69,7 +69,7 @@ def render(
             raise fail(str(exc)) from exc
 
     for problem in result.problems:
-        err.print(f"[yellow]segue: skipped[/] {problem}", highlight=False, soft_wrap=True)
+        skipped(problem)
     tl = result.timeline
     minutes, seconds = divmod(round(tl.duration_s), 60)
     err.print(

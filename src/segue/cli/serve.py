@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from segue.cli import app, err, fail
+from segue.cli import app, err, fail, skipped
 from segue.cli.options import (
     ListenerOpt,
     LlmBaseUrlOpt,
@@ -69,7 +69,7 @@ def serve(
         raise fail(str(exc)) from exc
     files, problems = collect_inputs(paths)
     for problem in problems:
-        err.print(f"[yellow]segue: skipped[/] {problem}", highlight=False, soft_wrap=True)
+        skipped(problem)
     if not files:
         raise fail("nothing to play: " + ("; ".join(problems) or "no input files"))
     try:
