@@ -8,6 +8,24 @@
   for more known tempi: truth × factor.
 - **synthetic tempo and cue set**: :mod:`synthetic` tracks (tests/synthetic.py) in
   several drum styles, with known tempo, intro end and outro start.
+- **MIDI tempo set** (the octave decision's *training* set, disjoint from the real set):
+  (a) grooves of MMA, Musical MIDI Accompaniment (Debian ``mma``, installed with apt-get
+  when missing): 70 styles from its libraries (house, techno, trance, drum & bass,
+  ambient, disco, funk, hip-hop, trip-hop, rock, punk, metal, ballads, blues, swing,
+  bossa, tango, waltzes, a 6/8 march…) at two tempi each, drawn from the style's usual
+  range, 60 s each; (b) the GPL MIDI songs of OpenTTD's openMSX (Debian
+  ``openttd-openmsx``, fetched), first 90 s, the songs whose tempo holds for ≥ 90 % of
+  their length. Both rendered by FluidSynth (FluidR3 GM), loudness-normalised (−16 LUFS).
+  **Truth is the beat a listener taps, in beats per minute**: for MMA the tempo asked
+  for, in the groove's own beat (a quarter note; the dotted quarter in the 12/8 and 6/8
+  grooves that MMA writes with one beat per dotted quarter); styles that MMA writes in
+  four but that are felt in two (its docs say "double the tempo": polka, samba,
+  merengue, salsa, mambo, quickstep, ska, reggae) and grooves counted in eighths are
+  left out, their tapped beat being ambiguous. For openMSX the MIDI tempo (quarter
+  notes per minute; dotted quarters in 6/8, 9/8, 12/8). Planet Blupi's MIDI
+  (``planetblupi-music-midi``) is not used: its files all carry a nominal tempo
+  (mostly 120) and last 10–30 minutes, which suggests a conversion whose tempo events
+  need not describe the beat; that could not be checked without listening.
 - **key set**: MIDI chord progressions in known keys (24 keys, major and minor, several
   instruments and tempi) written with ``mido`` and rendered by FluidSynth with the
   FluidR3 General MIDI soundfont (Debian ``fluid-soundfont-gm``, fetched, not installed).
@@ -22,6 +40,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +49,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import numpy as np
 
 from debian_music import fetch
 
@@ -162,6 +183,250 @@ def soundfont() -> Path:
     return found[0]
 
 
+# ---------------------------------------------------------------- MIDI tempo set (training)
+
+#: MMA groove styles for the MIDI tempo set: (library file, groove, family, BPM range).
+#: The range is where the style is usually played *and* where the MMA beat (a MIDI
+#: quarter note; the dotted quarter in the 12/8 and 6/8 grooves written with one MMA
+#: beat per dotted quarter) is the beat a listener taps. Styles felt in two but written
+#: in four (polka, samba, merengue, salsa, mambo, quickstep, ska, reggae: the MMA docs
+#: say "double the tempo") and grooves counted in eighths (Time 6) are left out: their
+#: tapped beat is ambiguous.
+MMA_STYLES: tuple[tuple[str, str, str, float, float], ...] = (
+    ("casio/house", "House", "electronic", 118, 128),
+    ("zoom/house", "HOUS01", "electronic", 120, 128),
+    ("casio/techno", "Techno", "electronic", 125, 140),
+    ("zoom/techno", "TECH01", "electronic", 128, 140),
+    ("alexis/teamtechno", "TeamTechno", "electronic", 125, 135),
+    ("stdlib/trance", "Trance", "electronic", 130, 140),
+    ("casio/trance1", "Trance1", "electronic", 132, 142),
+    ("casio/rave", "Rave", "electronic", 140, 160),
+    ("casio/latinhouse", "LatinHouse", "electronic", 120, 126),
+    ("casio/dance1", "Dance1", "electronic", 118, 128),
+    ("casio/8beatdance", "8BeatDance", "electronic", 115, 125),
+    ("zoom/dnb", "DnB01", "electronic", 165, 176),
+    ("casio/ambient1", "Ambient1", "electronic", 70, 100),
+    ("casio/ambient2", "Ambient2", "electronic", 70, 100),
+    ("stdlib/boneym", "BoneyM", "disco-funk-soul", 110, 125),
+    ("casio/discosoul", "DiscoSoul", "disco-funk-soul", 110, 122),
+    ("casio/funk1", "Funk1", "disco-funk-soul", 95, 115),
+    ("zoom/funk", "FUNK01", "disco-funk-soul", 95, 115),
+    ("kara/Kfunk1", "Kfunk1A", "disco-funk-soul", 95, 115),
+    ("stdlib/bvfunk", "BVFunk", "disco-funk-soul", 95, 115),
+    ("casio/soul", "Soul", "disco-funk-soul", 90, 115),
+    ("stdlib/rb", "R&B", "disco-funk-soul", 90, 110),
+    ("kara/8beatmotown", "8beatmotownA", "disco-funk-soul", 110, 130),
+    ("casio/16beat1", "16Beat1", "disco-funk-soul", 90, 120),
+    ("casio/hip-hop", "Hip-Hop", "hiphop-downtempo", 85, 100),
+    ("alexis/hiphop", "HipHop", "hiphop-downtempo", 85, 98),
+    ("casio/triphop", "TripHop", "hiphop-downtempo", 75, 95),
+    ("zoom/trip", "TRIP01", "hiphop-downtempo", 75, 95),
+    ("stdlib/8beat", "8Beat", "rock-pop", 100, 140),
+    ("stdlib/60srock", "60sRock", "rock-pop", 120, 150),
+    ("stdlib/basicrock", "BasicRock", "rock-pop", 100, 140),
+    ("stdlib/softrock", "SoftRock", "rock-pop", 90, 120),
+    ("stdlib/folkrock", "FolkRock", "rock-pop", 100, 130),
+    ("zoom/rock", "ROCK01", "rock-pop", 100, 140),
+    ("zoom/hrk", "HRK01", "rock-pop", 110, 150),
+    ("casio/digitalrock", "DigitalRock", "rock-pop", 110, 135),
+    ("zoom/punk", "PUNK01", "rock-pop", 160, 200),
+    ("stdlib/twist", "Twist", "rock-pop", 150, 166),
+    ("stdlib/rock-128", "Rock128", "rock-pop", 60, 80),
+    ("casio/heavymetal", "HeavyMetal", "metal", 100, 160),
+    ("zoom/mtl", "MTL01", "metal", 120, 180),
+    ("pflib/metal1", "metal1A", "metal", 120, 180),
+    ("pflib/metal2", "metal2A", "metal", 120, 180),
+    ("stdlib/ballad", "Ballad", "ballad-blues", 60, 80),
+    ("stdlib/popballad", "PopBallad", "ballad-blues", 65, 85),
+    ("stdlib/rb-ballad", "R&B-Ballad", "ballad-blues", 60, 80),
+    ("casio/8beatballad1", "8BeatBallad1", "ballad-blues", 65, 85),
+    ("casio/slow16beat", "Slow16Beat", "ballad-blues", 65, 85),
+    ("stdlib/slowblues", "SlowBlues", "ballad-blues", 55, 75),
+    ("stdlib/blues128", "Blues128", "ballad-blues", 55, 75),
+    ("stdlib/swing", "Swing", "jazz-swing", 120, 180),
+    ("stdlib/easyswing", "EasySwing", "jazz-swing", 100, 140),
+    ("stdlib/bigband", "BigBand", "jazz-swing", 130, 180),
+    ("stdlib/countryswing", "CountrySwing", "jazz-swing", 120, 160),
+    ("stdlib/shuffleboggie", "ShuffleBoggie", "jazz-swing", 110, 140),
+    ("stdlib/jive", "Jive", "jazz-swing", 150, 176),
+    ("stdlib/foxtrot", "Foxtrot", "jazz-swing", 110, 125),
+    ("stdlib/bossanova", "BossaNova", "latin", 120, 145),
+    ("zoom/bossa", "BOSSA01", "latin", 120, 140),
+    ("stdlib/chacha", "ChaCha", "latin", 110, 125),
+    ("stdlib/rhumba", "Rhumba", "latin", 100, 120),
+    ("stdlib/bolero", "Bolero", "latin", 90, 110),
+    ("stdlib/tango", "Tango", "latin", 115, 130),
+    ("stdlib/folk", "Folk", "folk-country", 90, 120),
+    ("stdlib/zydeco", "Zydeco", "folk-country", 120, 150),
+    ("stdlib/waltz", "Waltz", "triple", 84, 100),
+    ("stdlib/jazzwaltz", "JazzWaltz", "triple", 120, 160),
+    ("casio/popwaltz", "PopWaltz", "triple", 90, 120),
+    ("stdlib/vienesewaltz", "VieneseWaltz", "triple", 160, 180),
+    ("stdlib/68march", "68March", "triple", 100, 120),
+)
+#: Chord progressions (one chord a bar, as roman-numeral offsets from the tonic).
+_MMA_PROGRESSIONS = (
+    ((0, ""), (9, "m"), (5, ""), (7, "")),            # I vi IV V
+    ((0, ""), (5, ""), (0, ""), (7, "7")),            # I IV I V7
+    ((9, "m"), (5, ""), (0, ""), (7, "")),            # vi IV I V
+    ((2, "m7"), (7, "7"), (0, "maj7"), (0, "maj7")),  # ii7 V7 Imaj7
+)
+_MMA_ROOTS = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
+MMA_PACKAGE = "mma"
+MIDI_SET_SECONDS = 60.0
+
+
+def ensure_mma() -> str:
+    """The ``mma`` program (Musical MIDI Accompaniment), installed with apt-get when missing."""
+    return _ensure_program("mma", "mma")
+
+
+def _ensure_program(exe_name: str, package: str) -> str:
+    exe = shutil.which(exe_name)
+    if exe is None:
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        log.info("installing %s with apt-get", package)
+        subprocess.run([*sudo, "apt-get", "install", "-y", "-q", "--no-install-recommends",
+                        package], check=True, env={**os.environ,
+                                                   "DEBIAN_FRONTEND": "noninteractive"})
+        exe = shutil.which(exe_name)
+    if exe is None:
+        raise RuntimeError(f"{exe_name} is not available")
+    return exe
+
+
+def _mma_beats_per_bar(lib: str) -> int:
+    """The groove's ``Time`` (MMA beats per bar), read from its library file."""
+    root = Path("/usr/share/mma/lib")
+    text = (root / f"{lib}.mma").read_text(errors="replace")
+    m = re.search(r"^\s*Time\s+(\d+)", text, flags=re.MULTILINE | re.IGNORECASE)
+    return int(m.group(1)) if m else 4
+
+
+def _render_midi(mid: Path, out: Path, fluid: str, sf2: Path, *,
+                 max_s: float | None = None) -> None:
+    """FluidSynth render of ``mid`` to ``out`` (FLAC, 44.1 kHz), loudness-normalised."""
+    raw = out.with_suffix(".raw.wav")
+    subprocess.run([fluid, "-ni", "-q", "-g", "0.6", "-r", "44100", "-F", str(raw), str(sf2),
+                    str(mid)], check=True, capture_output=True)
+    trim = ["-t", f"{max_s:.1f}"] if max_s else []
+    tmp = out.with_suffix(".tmp.flac")
+    _ffmpeg("-i", str(raw), *trim, "-af", "loudnorm=I=-16:TP=-1.5", "-ar", "44100", str(tmp))
+    raw.unlink()
+    tmp.rename(out)
+
+
+def mma_tempo_set(per_style: int = 2, seconds: float = MIDI_SET_SECONDS) -> list[Item]:
+    """MMA grooves (:data:`MMA_STYLES`) at ``per_style`` tempi each, rendered by FluidSynth.
+
+    Truth is the tempo MMA was asked for, in beats per minute of the beat a listener taps
+    (see :data:`MMA_STYLES`). Tempi are drawn (seeded) from each style's range; keys and
+    progressions vary from file to file. Each item's ``name`` is ``"<family>/<style>
+    <bpm>"``, so cross-validation can hold out a style or a whole family.
+    """
+    import random
+
+    out_dir = cache_dir() / "tempo-mma"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(20261201)
+    items: list[Item] = []
+    tools: dict[str, object] = {}
+    for n, (lib, groove, family, lo, hi) in enumerate(MMA_STYLES):
+        for k in range(per_style):
+            # stratified: the k-th draw falls in the k-th slice of the range
+            bpm = round(lo + (hi - lo) * (k + rng.random()) / per_style)
+            tonic = rng.randrange(12)
+            prog = _MMA_PROGRESSIONS[(n + k) % len(_MMA_PROGRESSIONS)]
+            stem = f"{lib.replace('/', '_')}_{bpm}"
+            path = out_dir / f"{stem}.flac"
+            if not path.exists():
+                if not tools:
+                    tools.update(mma=ensure_mma(), fluid=ensure_fluidsynth(), sf2=soundfont())
+                beats = _mma_beats_per_bar(lib)
+                bars = int(np.ceil(seconds * bpm / 60.0 / beats)) + 1
+                chords = [f"{_MMA_ROOTS[(tonic + off) % 12]}{q}" for off, q in prog]
+                body = "\n".join(f"{b + 1} {chords[b % len(chords)]}" for b in range(bars))
+                src = out_dir / f"{stem}.mma"
+                src.write_text(f"Use {lib}\nTempo {bpm}\nGroove {groove}\n{body}\n")
+                mid = out_dir / f"{stem}.mid"
+                subprocess.run([str(tools["mma"]), "-f", str(mid), str(src)], check=True,
+                               capture_output=True)
+                _render_midi(mid, path, str(tools["fluid"]), Path(str(tools["sf2"])),
+                             max_s=seconds)
+            items.append(Item(path=str(path), name=f"{family}/{groove} {bpm}", bpm=float(bpm)))
+    return items
+
+
+OPENMSX_PACKAGE = "openttd-openmsx"
+
+
+def midi_dominant_tempo(path: Path) -> tuple[float, float, str]:
+    """(quarter-note BPM that holds longest, share of the song's time it holds, time signature).
+
+    Tempo events within 1 % of each other count as one tempo; the first time signature
+    is returned as ``"num/den"`` (``"4/4"`` when there is none).
+    """
+    import mido
+
+    mid = mido.MidiFile(str(path))
+    events: list[tuple[int, float]] = []
+    sig = "4/4"
+    end = 0
+    for track in mid.tracks:
+        t = 0
+        for msg in track:
+            t += msg.time
+            if msg.type == "set_tempo":
+                events.append((t, float(mido.tempo2bpm(msg.tempo))))
+            elif msg.type == "time_signature" and sig == "4/4" and t == 0:
+                sig = f"{msg.numerator}/{msg.denominator}"
+        end = max(end, t)
+    events.sort()
+    if not events or events[0][0] > 0:
+        events.insert(0, (0, 120.0))
+    seconds: dict[float, float] = {}
+    for (t0, bpm), (t1, _) in zip(events, [*events[1:], (end, 0.0)], strict=True):
+        key = next((k for k in seconds if abs(k / bpm - 1) < 0.01), bpm)
+        seconds[key] = seconds.get(key, 0.0) + (t1 - t0) / mid.ticks_per_beat * 60.0 / bpm
+    best = max(seconds, key=lambda k: seconds[k])
+    total = sum(seconds.values())
+    return best, (seconds[best] / total if total else 1.0), sig
+
+
+def openmsx_tempo_set(seconds: float = 90.0) -> list[Item]:
+    """OpenTTD's openMSX songs (GPL MIDI, Debian ``openttd-openmsx``) with one dominant tempo.
+
+    Truth is the tempo that holds for at least 90 % of the song (songs with tempo
+    changes beyond that are left out), in quarter notes per minute, or dotted quarters
+    in 6/8, 9/8 and 12/8. The first ``seconds`` are rendered by FluidSynth.
+    """
+    root = fetch(OPENMSX_PACKAGE)
+    out_dir = cache_dir() / "tempo-openmsx"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    items: list[Item] = []
+    tools: dict[str, str] = {}
+    for mid in sorted(root.rglob("*.mid")):
+        bpm, share, sig = midi_dominant_tempo(mid)
+        if share < 0.9:
+            log.info("skipping %s: its tempo changes", mid.name)
+            continue
+        num, den = (int(v) for v in sig.split("/"))
+        truth = bpm * 2.0 / 3.0 if den == 8 and num % 3 == 0 else bpm
+        path = out_dir / f"{mid.stem}.flac"
+        if not path.exists():
+            if not tools:
+                tools.update(fluid=ensure_fluidsynth(), sf2=str(soundfont()))
+            _render_midi(mid, path, tools["fluid"], Path(tools["sf2"]), max_s=seconds)
+        items.append(Item(path=str(path), name=f"openmsx/{mid.stem} {truth:.0f}",
+                          bpm=round(truth, 3)))
+    return items
+
+
+def midi_tempo_set() -> list[Item]:
+    """The MIDI-rendered training set: :func:`mma_tempo_set` + :func:`openmsx_tempo_set`."""
+    return mma_tempo_set() + openmsx_tempo_set()
+
+
 # Progressions as (scale degree of the root, chord quality) per bar; each one states
 # its key: a cadence that ends on the tonic through the dominant.
 MAJOR_PROGRESSIONS = (
@@ -283,5 +548,7 @@ if __name__ == "__main__":
         print(describe(real_tempo_set()))
     if which in ("synthetic", "all"):
         print(describe(synthetic_set()))
+    if which in ("midi", "all"):
+        print(describe(midi_tempo_set()))
     if which in ("keys", "all"):
         print(describe(key_set()))
