@@ -37,6 +37,9 @@ CHROMA_FMAX_HZ = 2100.0
 BRIGHTNESS_CUTOFF_HZ = 1500.0
 #: Mel bands below this are "low" (kick, bass) in the band onset envelopes.
 LOW_BAND_HZ = 200.0
+#: Mel bands from :data:`LOW_BAND_HZ` up to this are "mid" (snare body, chords, voice);
+#: above it, "high" (snare crack, hi-hats, cymbals).
+HIGH_BAND_HZ = 2000.0
 
 
 class Decimator:
@@ -154,6 +157,8 @@ class Frames:
     sr : sample rate of the analysed signal, Hz.
     onset : onset strength (mean positive log-mel flux, dB per frame), all bands.
     onset_low : the same over mel bands below :data:`LOW_BAND_HZ` (kick, bass).
+    onset_mid : the same from :data:`LOW_BAND_HZ` to :data:`HIGH_BAND_HZ`.
+    onset_high : the same above :data:`HIGH_BAND_HZ` (snare crack, hats, cymbals).
     rms_db : level of each frame, dB relative to full scale.
     centroid_hz : spectral centroid.
     brightness : share of spectral energy above :data:`BRIGHTNESS_CUTOFF_HZ`, 0–1.
@@ -164,6 +169,8 @@ class Frames:
     sr: int
     onset: F32
     onset_low: F32
+    onset_mid: F32
+    onset_high: F32
     rms_db: F32
     centroid_hz: F32
     brightness: F32
@@ -187,6 +194,8 @@ def frame_features(y: F32, sr: int) -> Frames:
     fb = mel_filterbank(sr, N_FFT, N_MELS, 30.0, min(5000.0, sr / 2 * 0.95))
     mel_centres = (fb * freqs[None, :]).sum(axis=1)
     low = mel_centres < LOW_BAND_HZ
+    high = mel_centres >= HIGH_BAND_HZ
+    mid = ~low & ~high
     bright_mask = freqs >= BRIGHTNESS_CUTOFF_HZ
     window_energy = float(np.sum(signal.get_window("hann", N_FFT) ** 2))
     mels: list[F32] = []
@@ -203,15 +212,23 @@ def frame_features(y: F32, sr: int) -> Frames:
         bright.append((power[:, bright_mask].sum(axis=1) / safe).astype(np.float32))
     if not mels:
         empty = np.zeros(0, np.float32)
-        return Frames(sr, empty, empty, empty, empty, empty, np.zeros((0, N_MELS), np.float32))
+        return Frames(sr, empty, empty, empty, empty, empty, empty, empty,
+                      np.zeros((0, N_MELS), np.float32))
     mel_db = np.concatenate(mels)
     # Flux with a floor 60 dB under the loudest band so noise in silence adds nothing.
     floored = np.maximum(mel_db, mel_db.max() - 60.0)
     flux = np.maximum(0.0, np.diff(floored, axis=0, prepend=floored[:1]))
+
+    def band(mask: npt.NDArray[np.bool_]) -> F32:
+        out: F32 = flux[:, mask].mean(axis=1).astype(np.float32) if mask.any() else flux[:, 0]
+        return out
+
     return Frames(
         sr=sr,
         onset=flux.mean(axis=1).astype(np.float32),
-        onset_low=flux[:, low].mean(axis=1).astype(np.float32) if low.any() else flux[:, 0],
+        onset_low=band(low),
+        onset_mid=band(mid),
+        onset_high=band(high),
         rms_db=np.concatenate(rms),
         centroid_hz=np.concatenate(cent),
         brightness=np.concatenate(bright),
