@@ -35,6 +35,8 @@ STYLES: dict[str, dict[str, tuple[float, ...]]] = {
     "metal": {"hat": (0, 1, 2, 3), "kick": tuple(i / 2 for i in range(8)), "snare": (1, 3)},
     # ballad: kick and snare only, no hats (the intro is the pad alone)
     "sparse": {"hat": (), "kick": (0, 2), "snare": (1, 3)},
+    # electro / trance: four on the floor, busy sixteenth hats, clap on 2 and 4
+    "busyhats": {"hat": tuple(i / 4 for i in range(16)), "kick": (0, 1, 2, 3), "snare": (1, 3)},
 }
 
 

@@ -25,7 +25,7 @@ from segue.models import FloatArray, Track, TrackAnalysis
 log = logging.getLogger(__name__)
 
 #: Bump when any analysis result would change: cached results of older versions are redone.
-ANALYZER_VERSION = "2.5"
+ANALYZER_VERSION = "2.6"
 #: Shorter audio carries too little music to mix.
 MIN_DURATION_S = 5.0
 
@@ -65,6 +65,7 @@ def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<sampl
     frames = spectral.frame_features(mono, fsr)
     low_accent = frames.onset_low / max(float(frames.onset_low.std()), 1e-9)
     beat = tempo.estimate_tempo(frames.onset, frames.fps, onset_low=frames.onset_low,
+                                onset_mid=frames.onset_mid, onset_high=frames.onset_high,
                                 accent=low_accent)
     chroma = spectral.chromagram(mono, fsr)
     k = key.estimate_key(chroma)

@@ -5,13 +5,19 @@
 2. **Candidates**: the three strongest periodicity peaks between 50 and 260 BPM and
    their relatives at ×⅓, ×½, ×⅔, ×1.5, ×2 and ×3 — every metrical level a listener
    might tap.
-3. **Octave decision**: each candidate ``c`` is scored by a weighted sum of the
-   log-periodicity at ``c``, ``2c``, ``4c``, ``c/2`` and ``3c`` (is there a pulse at the
-   next levels up and down, and is the subdivision binary?), a quadratic prior on
-   ``log2(c / 120)``, and the low band's (kick, bass) log-periodicity at ``c``, ``2c``
-   and ``c/2``. The weights (:data:`OCTAVE_WEIGHTS`) were fitted by pairwise
-   logistic regression on the benchmark sets (``benchmarks/fit_tempo.py``; the
-   README gives the leave-one-song-out accuracy next to the fitted one).
+3. **Octave decision**: each candidate ``c`` is scored by a weighted sum of
+   (a) the log-periodicity at ``c``, ``2c``, ``4c``, ``c/2`` and ``3c`` (is there a pulse
+   at the next levels up and down, and is the subdivision binary?); (b) a quadratic
+   prior on ``log2(c / 120)``; (c) the low band's (kick, bass) log-periodicity at
+   ``c``, ``2c`` and ``c/2``; (d) *backbeat alternation*: the cross-correlation of the
+   low band with the mid and high bands (snare, chords, hats) at one and at half a
+   beat's lag, high when kick and snare take turns beat by beat, as in the beat
+   listeners tap; (e) *tatum ratio*: ``log2(tatum / c)`` and its square, for the
+   tatum (the fastest strong periodicity) of the full and the low band: the tapped
+   beat usually spans two to four tatums. The weights (:data:`OCTAVE_WEIGHTS`) are
+   fitted by pairwise logistic regression on the synthetic drum set and the MIDI set
+   (MMA grooves and openMSX songs rendered by FluidSynth), never on the real songs
+   they are tested on (``benchmarks/fit_tempo.py``).
 4. **Beat grid**: the tempo is refined on the periodicity peak at 4 beats' lag, and
    a constant grid at that tempo is laid where the onsets fall.
 5. **Downbeats**: 4/4 is assumed; the bar phase is the one of the four whose beats
@@ -35,8 +41,14 @@ BEATS_PER_BAR = 4
 _ACF_WINDOW_S = 24.0
 _ACF_HOP_S = 6.0
 _FAMILY = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
-#: Weights of the candidate features, in the order of :func:`candidate_features`.
-OCTAVE_WEIGHTS = np.array([0.49, 0.39, 0.17, 3.56, -2.10, 2.79, -2.12, 0.76, 0.57, 0.24])
+#: The tatum is the fastest periodicity peak at least this share of the strongest one.
+_TATUM_SHARE = 0.5
+_TATUM_MAX_BPM = 1000.0
+#: Weights of the candidate features, in the order of :func:`candidate_features`,
+#: fitted by ``benchmarks/fit_tempo.py`` on the synthetic and MIDI sets only (the real
+#: Frets on Fire set is the held-out test).
+OCTAVE_WEIGHTS = np.array([-0.08, 0.47, 0.64, 1.80, 0.06, 0.29, -3.02, -0.61, -0.04, 0.30,
+                           1.41, 0.86, 1.18, -0.55, -0.29, -0.65, -0.29, -0.34])
 
 
 @dataclass(frozen=True)
@@ -54,12 +66,11 @@ class TempoEstimate:
     pulse_clarity: float = 0.0
 
 
-def periodicity(onset: F32, fps: float) -> F64:
-    """Mean normalised autocorrelation of the onset envelope over 24 s windows.
+def _detrended_windows(onset: F32, fps: float) -> F64:
+    """Hann-windowed 24 s windows (every 6 s) of the detrended envelope, one per row.
 
-    Returns one value per lag in frames (lag 0 is 1). The envelope is detrended
-    (a 0.5 s moving mean removed, negatives dropped) so slow loudness changes do
-    not read as periodicity.
+    Detrending removes a 0.5 s moving mean and drops negatives, so slow loudness
+    changes do not read as periodicity.
     """
     o = onset.astype(np.float64)
     width = max(1, round(0.5 * fps)) | 1
@@ -68,7 +79,16 @@ def periodicity(onset: F32, fps: float) -> F64:
     hop = max(1, round(_ACF_HOP_S * fps))
     starts = np.arange(0, max(1, len(o) - win + 1), hop)
     frames = np.lib.stride_tricks.sliding_window_view(o, win)[starts] if len(o) >= win else o[None]
-    frames = frames * np.hanning(frames.shape[1])
+    out: F64 = frames * np.hanning(frames.shape[1])
+    return out
+
+
+def periodicity(onset: F32, fps: float) -> F64:
+    """Mean normalised autocorrelation of the onset envelope over 24 s windows.
+
+    Returns one value per lag in frames (lag 0 is 1); see :func:`_detrended_windows`.
+    """
+    frames = _detrended_windows(onset, fps)
     spec = np.fft.rfft(frames, 2 * frames.shape[1], axis=1)
     ac = np.fft.irfft(np.abs(spec) ** 2, axis=1)[:, : frames.shape[1]]
     energy = ac[:, :1]
@@ -76,6 +96,29 @@ def periodicity(onset: F32, fps: float) -> F64:
     if not keep.any():
         return np.zeros(frames.shape[1])
     out: F64 = (ac[keep] / energy[keep]).mean(axis=0)
+    return out
+
+
+def cross_periodicity(a: F32, b: F32, fps: float) -> F64:
+    """Mean normalised cross-correlation of two onset envelopes, per lag in frames.
+
+    Both envelopes are windowed as in :func:`periodicity`; lags ``+k`` and ``-k`` are
+    averaged (which band leads does not matter), and each window is normalised by the
+    geometric mean of the two energies, so the value is 0–1. High at one beat's lag
+    when the two bands take turns beat by beat (kick on one beat, snare on the next).
+    """
+    fa, fb = _detrended_windows(a, fps), _detrended_windows(b, fps)
+    n = fa.shape[1]
+    xc = np.fft.irfft(np.fft.rfft(fa, 2 * n, axis=1) * np.conj(np.fft.rfft(fb, 2 * n, axis=1)),
+                      2 * n, axis=1)
+    norm = np.sqrt((fa * fa).sum(axis=1) * (fb * fb).sum(axis=1))
+    keep = norm > 1e-12
+    if not keep.any():
+        return np.zeros(n)
+    xc = xc[keep] / norm[keep, None]
+    positive = xc[:, :n]
+    negative = np.concatenate([xc[:, :1], xc[:, ::-1][:, : n - 1]], axis=1)
+    out: F64 = (0.5 * (positive + negative)).mean(axis=0)
     return out
 
 
@@ -89,21 +132,72 @@ def _at(ac: F64, fps: float, bpm: float) -> float:
     return float((1.0 - f) * ac[i] + f * ac[i + 1])
 
 
-def candidate_features(ac: F64, fps: float, bpm: float, ac_low: F64 | None = None) -> F64:
-    """Features of one tempo candidate (see the module docstring, step 3).
+def tatum_bpm(ac: F64, fps: float) -> float:
+    """The tatum in BPM: the fastest strong periodicity peak between 50 and 1000 BPM.
 
-    ``ac_low`` is the periodicity of the low-band (kick and bass) onsets; without
-    it the full-band periodicity stands in.
+    "Strong" is at least half the height of the highest peak; 120 when the
+    periodicity has no peak.
     """
-    low = ac if ac_low is None else ac_low
+    bpms = np.exp(np.linspace(np.log(MIN_BPM), np.log(_TATUM_MAX_BPM), 600))
+    lags = 60.0 * fps / bpms
+    v = np.where((lags >= 1) & (lags < len(ac) - 1), np.interp(lags, np.arange(len(ac)), ac), 0.0)
+    peaks = np.flatnonzero((v[1:-1] >= v[:-2]) & (v[1:-1] >= v[2:]) & (v[1:-1] > 0)) + 1
+    if not len(peaks):
+        return 120.0
+    strong = peaks[v[peaks] >= _TATUM_SHARE * v[peaks].max()]
+    return float(bpms[strong].max())
+
+
+@dataclass(frozen=True)
+class Periodicities:
+    """What the octave decision looks at, computed once per track (lags in frames).
+
+    ``full``, ``low``: autocorrelations of the full-band and low-band onsets;
+    ``low_mid``, ``low_high``: cross-correlations of the low band with the mid and high
+    bands (:func:`cross_periodicity`); ``tatum_bpm``, ``tatum_low_bpm``: the tatums of
+    the full and the low band (:func:`tatum_bpm`).
+    """
+
+    full: F64
+    low: F64
+    low_mid: F64
+    low_high: F64
+    tatum_bpm: float
+    tatum_low_bpm: float
+
+
+def periodicities(onset: F32, fps: float, *, onset_low: F32 | None = None,
+                  onset_mid: F32 | None = None, onset_high: F32 | None = None) -> Periodicities:
+    """:class:`Periodicities` of a track; a missing band envelope falls back to ``onset``."""
+    low = onset if onset_low is None else onset_low
+    full = periodicity(onset, fps)
+    ac_low = full if onset_low is None else periodicity(low, fps)
+    return Periodicities(
+        full=full,
+        low=ac_low,
+        low_mid=cross_periodicity(low, onset if onset_mid is None else onset_mid, fps),
+        low_high=cross_periodicity(low, onset if onset_high is None else onset_high, fps),
+        tatum_bpm=tatum_bpm(full, fps),
+        tatum_low_bpm=tatum_bpm(ac_low, fps),
+    )
+
+
+def candidate_features(p: Periodicities, fps: float, bpm: float) -> F64:
+    """Features of one tempo candidate (see the module docstring, step 3), 18 values."""
 
     def log_at(a: F64, b: float) -> float:
         return float(np.log(max(_at(a, fps, b), 1e-2)))
 
     x = float(np.log2(bpm / 120.0))
+    t = float(np.log2(p.tatum_bpm / bpm))
+    tl = float(np.log2(p.tatum_low_bpm / bpm))
+    ac, low = p.full, p.low
     return np.array([log_at(ac, bpm), log_at(ac, 2 * bpm), log_at(ac, 4 * bpm),
                      log_at(ac, bpm / 2), log_at(ac, 3 * bpm), x, x * x,
-                     log_at(low, bpm), log_at(low, 2 * bpm), log_at(low, bpm / 2)])  # fmt: skip
+                     log_at(low, bpm), log_at(low, 2 * bpm), log_at(low, bpm / 2),
+                     log_at(p.low_high, bpm), log_at(p.low_high, 2 * bpm),
+                     log_at(p.low_mid, bpm), log_at(p.low_mid, 2 * bpm),
+                     t, t * t, tl, tl * tl])  # fmt: skip
 
 
 def tempo_candidates(ac: F64, fps: float) -> list[float]:
@@ -154,12 +248,12 @@ def refine_tempo(ac: F64, fps: float, bpm: float) -> float:
     return bpm
 
 
-def choose_tempo(ac: F64, fps: float, ac_low: F64 | None = None) -> tuple[float, float]:
+def choose_tempo(p: Periodicities, fps: float) -> tuple[float, float]:
     """The candidate with the best octave score, and a 0–1 margin over the runner-up."""
-    cands = tempo_candidates(ac, fps)
+    cands = tempo_candidates(p.full, fps)
     if not cands:
         return 0.0, 0.0
-    scores = np.array([candidate_features(ac, fps, c, ac_low) @ OCTAVE_WEIGHTS for c in cands])
+    scores = np.array([candidate_features(p, fps, c) @ OCTAVE_WEIGHTS for c in cands])
     order = np.argsort(-scores)
     margin = float(scores[order[0]] - scores[order[1]]) if len(cands) > 1 else 5.0
     return cands[int(order[0])], float(1.0 - np.exp(-margin))
@@ -206,6 +300,7 @@ def downbeat_phase(beat_frames: F64, accent: F32) -> int:
 
 
 def estimate_tempo(onset: F32, fps: float, *, onset_low: F32 | None = None,
+                   onset_mid: F32 | None = None, onset_high: F32 | None = None,
                    accent: F32 | None = None) -> TempoEstimate:
     """Tempo, beats and downbeats from an onset envelope at ``fps`` frames per second.
 
@@ -213,8 +308,9 @@ def estimate_tempo(onset: F32, fps: float, *, onset_low: F32 | None = None,
     ----------
     onset : onset strength per frame.
     fps : frames per second of ``onset``.
-    onset_low : onset strength of the low band (kick, bass), same frames; it helps
-        the octave decision. Defaults to ``onset``.
+    onset_low, onset_mid, onset_high : onset strength of the low (kick, bass), mid
+        and high (snare, hats) bands, same frames; they help the octave decision.
+        Each defaults to ``onset``.
     accent : per-frame downbeat evidence (e.g. low-band onset + harmonic change);
         defaults to ``onset``.
 
@@ -225,9 +321,10 @@ def estimate_tempo(onset: F32, fps: float, *, onset_low: F32 | None = None,
     """
     if len(onset) < 4 * fps or not np.any(onset > 0):
         return TempoEstimate(bpm=0.0, confidence=0.0, beat_times_s=())
-    ac = periodicity(onset, fps)
-    ac_low = periodicity(onset_low, fps) if onset_low is not None else None
-    bpm, margin = choose_tempo(ac, fps, ac_low)
+    p = periodicities(onset, fps, onset_low=onset_low, onset_mid=onset_mid,
+                      onset_high=onset_high)
+    ac = p.full
+    bpm, margin = choose_tempo(p, fps)
     if bpm <= 0:
         return TempoEstimate(bpm=0.0, confidence=0.0, beat_times_s=())
     clarity = float(np.clip(_at(ac, fps, bpm), 0.0, 1.0))
