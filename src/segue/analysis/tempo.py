@@ -18,8 +18,11 @@
    fitted by pairwise logistic regression on the synthetic drum set and the MIDI set
    (MMA grooves and openMSX songs rendered by FluidSynth), never on the real songs
    they are tested on (``benchmarks/fit_tempo.py``).
-4. **Beat grid**: the tempo is refined on the periodicity peak at 4 beats' lag, and
-   a constant grid at that tempo is laid where the onsets fall.
+4. **Beat grid**: the tempo is refined on the periodicity peak at 4 beats' lag, then
+   made exact by fitting a constant grid to the whole track (:func:`fit_period`:
+   the period and phase whose beats collect the most onset strength, searched to
+   0.005 %), and that grid is laid where the onsets fall. Over a 4-minute song a
+   0.4 % error drifts a whole beat; DJ music played to a click has one exact tempo.
 5. **Downbeats**: 4/4 is assumed; the bar phase is the one of the four whose beats
    carry the most low-band onset energy and harmonic change (chords and kicks land
    on the one).
@@ -31,6 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from segue.analysis.grid import fit_period
+from segue.analysis.grid import smoothed_onset as _smoothed
 
 F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
@@ -268,22 +274,16 @@ def track_beats(onset: F32, fps: float, bpm: float) -> F64:
     a constant grid does not jitter from beat to beat as frame-quantised trackers do.
     """
     period = 60.0 * fps / bpm
-    o = onset.astype(np.float64)
-    std = o.std()
-    if std <= 0 or len(o) < 2 * period:
+    local = _smoothed(onset, period)
+    if local is None:
         return np.zeros(0)
-    o = o / std
-    width = max(1.0, period / 8)
-    half = int(np.ceil(2 * width))
-    g = np.exp(-0.5 * (np.arange(-half, half + 1) / width) ** 2)
-    local = np.convolve(o, g / g.sum(), mode="same")
-    count = int((len(o) - 1) / period) + 1
+    count = int((len(local) - 1) / period) + 1
     phases = np.linspace(0.0, period, 64, endpoint=False)
     grid = phases[:, None] + np.arange(count)[None, :] * period
-    frames_idx = np.arange(len(o))
+    frames_idx = np.arange(len(local))
     scores = np.interp(grid, frames_idx, local, right=0.0).sum(axis=1)
     beats = grid[int(np.argmax(scores))]
-    beats = beats[beats <= len(o) - 1]
+    beats = beats[beats <= len(local) - 1]
     strength = np.interp(beats, frames_idx, local)
     strong = np.flatnonzero(strength > 0.1 * np.median(strength))
     out: F64 = beats[strong[0] : strong[-1] + 1] if len(strong) else beats
@@ -328,7 +328,7 @@ def estimate_tempo(onset: F32, fps: float, *, onset_low: F32 | None = None,
     if bpm <= 0:
         return TempoEstimate(bpm=0.0, confidence=0.0, beat_times_s=())
     clarity = float(np.clip(_at(ac, fps, bpm), 0.0, 1.0))
-    bpm = refine_tempo(ac, fps, bpm)
+    bpm = fit_period(onset, fps, refine_tempo(ac, fps, bpm))
     beats = track_beats(onset, fps, bpm)
     phase = downbeat_phase(beats, onset if accent is None else accent)
     times = beats / fps
