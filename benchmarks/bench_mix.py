@@ -79,14 +79,15 @@ def corpus() -> list[Path]:
 
 
 def analysed(paths: list[Path]) -> list[Any]:
-    """segue's analysis of each path, cached by path and modification time."""
+    """segue's analysis of each path, cached by path, modification time and analyser version."""
     from segue.analysis import analyze_file
+    from segue.analysis.analyze import ANALYZER_VERSION
 
     store = CACHE / "analysis.pickle"
     cached: dict[str, Any] = pickle.loads(store.read_bytes()) if store.is_file() else {}
     out = []
     for p in paths:
-        key = f"{p}:{p.stat().st_mtime_ns}"
+        key = f"{p}:{p.stat().st_mtime_ns}:{ANALYZER_VERSION}"
         if key not in cached:
             t0 = time.perf_counter()
             cached[key] = analyze_file(p)
@@ -198,7 +199,6 @@ def true_peak_dbtp(path: Path) -> float:
 
 def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
     """Quality figures of one rendered set."""
-    import librosa
     import pyloudnorm
 
     from segue.config import Settings
@@ -248,49 +248,18 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
         m = float(np.mean(sosfilt(weighting, music[:, a:b], axis=1) ** 2)) * 10 ** (lk.duck_db / 10)
         if m > 1e-12:
             ratios.append(10 * np.log10(v / m))
-    # Beat offset inside beatmatched overlaps: a beat tracker on each track's rendered
-    # part of the overlap (tempo prior: the outgoing track's), and, as a cross-check,
-    # the lag that best aligns their low-band (kick and bass) onset envelopes.
-    offsets, lags = [], []
-    hop = 256
-    for i, tr in enumerate(timeline.tracks):
-        if tr.transition != "beatmatch":
-            continue
-        prev = timeline.tracks[i - 1]
-        lo, hi = tr.start_s, prev.end_s
-        if hi - lo < 2.0:
-            continue
-        # Each tracker hears its track with 15 s of context (before the overlap for
-        # the outgoing track, after it for the incoming one); beats are compared in
-        # the middle half of the overlap, where both are clearly audible.
-        beats, envs = [], []
-        for j, (a0, a1) in ((i - 1, (lo - 15, hi)), (i, (lo, hi + 15))):
-            solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],), links=(),
-                                       speech=())
-            pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
-            part = pcm[:, round(max(0.0, a0) * sr) : round(a1 * sr)].mean(axis=0)
-            _, frames_ = librosa.beat.beat_track(y=part, sr=sr, hop_length=hop, trim=False,
-                                                 start_bpm=prev.bpm, tightness=400)
-            times = librosa.frames_to_time(frames_, sr=sr, hop_length=hop) + max(0.0, a0)
-            q = (hi - lo) / 4
-            beats.append(times[(times >= lo + q) & (times <= hi - q)])
-            overlap = part[round((lo - max(0.0, a0)) * sr) : round((hi - max(0.0, a0)) * sr)]
-            envs.append(librosa.onset.onset_strength(y=overlap, sr=sr, hop_length=hop,
-                                                     fmax=250, n_mels=32))
-        if len(beats[0]) and len(beats[1]):
-            beat = 60 / prev.bpm  # compare only where both trackers report beats
-            first, last = beats[0][0] - beat / 2, beats[0][-1] + beat / 2
-            both = beats[1][(beats[1] >= first) & (beats[1] <= last)]
-            offsets += [float(np.min(np.abs(beats[0] - t))) for t in both]
-        half = int(30 / prev.bpm * sr / hop)  # half a beat, in frames
-        n = min(len(envs[0]), len(envs[1]))
-        envs = [e[:n] for e in envs]
-        a, b = envs[0] - envs[0].mean(), envs[1] - envs[1].mean()
-        scores = []
-        for k in range(-half, half + 1):  # correlation of b shifted by k frames against a
-            x, y = a[max(0, k) : len(a) + min(0, k)], b[max(0, -k) : len(b) + min(0, -k)]
-            scores.append(float(np.dot(x, y)))
-        lags.append(abs(int(np.argmax(scores)) - half) * hop / sr)
+    joins = beatmatch_joins(timeline, settings)
+    lags = [abs(j["onset_lag_s"]) for j in joins]
+    judged: dict[str, Any] = {}
+    for judge in ("librosa", "essentia"):
+        found = [j[judge] for j in joins if judge in j]
+        pooled = [o for f in found for o in f["offsets_s"]]
+        flams = [abs(f["systematic_ms"]) for f in found if f.get("systematic_ms") is not None]
+        if found:
+            judged[f"beat_offset_ms_median_{judge}"] = (1000 * float(np.median(pooled))
+                                                        if pooled else None)
+            judged[f"join_offset_ms_median_{judge}"] = (float(np.median(flams))
+                                                        if flams else None)
     return {
         "tracks_within_1lu": float(np.mean(np.abs(deviations) <= 1.0)) if deviations else None,
         "loudness_dev_lu_median": float(np.median(np.abs(deviations))) if deviations else None,
@@ -301,10 +270,213 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
         "speech_over_music_db_min": float(np.min(ratios)) if ratios else None,
         "speech_over_music_db_median": float(np.median(ratios)) if ratios else None,
         "beatmatched_transitions": sum(t.transition == "beatmatch" for t in timeline.tracks),
-        "beat_offset_ms_median": 1000 * float(np.median(offsets)) if offsets else None,
+        **judged,
         "onset_lag_ms_median": 1000 * float(np.median(lags)) if lags else None,
+        "beatmatches": [{k: ({kk: vv for kk, vv in v.items() if kk != "offsets_s"}
+                             if isinstance(v, dict) else v) for k, v in j.items()}
+                        for j in joins],
         "transitions": {k: sum(t.transition == k for t in timeline.tracks[1:])
                         for k in ("beatmatch", "crossfade", "fade", "cut")},
+    }
+
+
+def beatmatch_joins(timeline: Any, settings: Any) -> list[dict[str, Any]]:
+    """Beat offset inside each beatmatched overlap, measured on the rendered tracks.
+
+    Each track of a join is rendered on its own; a beat tracker hears it with 15 s
+    of context (before the overlap for the outgoing track, after it for the
+    incoming one), and beats are compared in the middle half of the overlap, where
+    both are clearly audible. Two independent judges, neither told segue's tempo:
+    librosa's tracker (both tracks with the tempo librosa itself hears in the
+    outgoing one, so they are tracked at one metrical level) and, when installed,
+    Essentia's ``BeatTrackerMultiFeature``. Per join: every beat's offset (each beat
+    of the sparser track to the nearest of the other, so a 2:1 level is no error)
+    and the join's systematic offset (the median signed offset: the flam a listener
+    hears, without the trackers' own beat-to-beat jitter). As a cross-check, the lag
+    that best aligns their low-band (kick and bass) onset envelopes.
+    """
+    import librosa
+
+    from segue.mixing.render import render_blocks
+
+    sr = timeline.sr
+    hop = 256
+    joins = []
+    for i, tr in enumerate(timeline.tracks):
+        if tr.transition != "beatmatch":
+            continue
+        prev = timeline.tracks[i - 1]
+        lo, hi = tr.start_s, prev.end_s
+        if hi - lo < 2.0:
+            continue
+        parts = []
+        for j, (a0, a1) in ((i - 1, (lo - 15, hi)), (i, (lo, hi + 15))):
+            solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],), links=(),
+                                       speech=())
+            pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
+            parts.append((max(0.0, a0), pcm[:, round(max(0.0, a0) * sr) : round(a1 * sr)]
+                          .mean(axis=0)))
+        heard = float(np.atleast_1d(librosa.feature.tempo(y=parts[0][1], sr=sr,
+                                                          hop_length=hop))[0])
+        join: dict[str, Any] = {"from": prev.title, "to": tr.title, "bpm": [prev.bpm, tr.bpm],
+                                "heard_bpm": round(heard, 1), "stretch": tr.stretch,
+                                "overlap_s": round(hi - lo, 2)}
+        for judge in ("librosa", "essentia"):
+            beats = [_track_beats(judge, y, sr, heard) for _, y in parts]
+            if beats[0] is None or beats[1] is None:
+                continue
+            q = (hi - lo) / 4
+            mid = [b + t0 for b, (t0, _) in zip(beats, parts, strict=True)]
+            mid = [b[(b >= lo + q) & (b <= hi - q)] for b in mid]
+            join[judge] = _offsets(mid[0], mid[1])
+        envs = [librosa.onset.onset_strength(y=y[round((lo - t0) * sr) : round((hi - t0) * sr)],
+                                             sr=sr, hop_length=hop, fmax=250, n_mels=32)
+                for t0, y in parts]
+        half = int(30 / heard * sr / hop)  # half a beat, in frames
+        n = min(len(envs[0]), len(envs[1]))
+        a, b = envs[0][:n] - envs[0][:n].mean(), envs[1][:n] - envs[1][:n].mean()
+        scores = []
+        for k in range(-half, half + 1):  # correlation of b shifted by k frames against a
+            x, y = a[max(0, k) : len(a) + min(0, k)], b[max(0, -k) : len(b) + min(0, -k)]
+            scores.append(float(np.dot(x, y)))
+        join["onset_lag_s"] = (int(np.argmax(scores)) - half) * hop / sr
+        joins.append(join)
+    return joins
+
+
+def _track_beats(judge: str, y: np.ndarray, sr: int, bpm: float) -> np.ndarray | None:
+    """Beat times (s from the start of ``y``) by one judge; ``None`` if it is not installed."""
+    if judge == "librosa":
+        import librosa
+
+        _, frames = librosa.beat.beat_track(y=y, sr=sr, hop_length=256, trim=False,
+                                            start_bpm=bpm, tightness=400)
+        return np.asarray(librosa.frames_to_time(frames, sr=sr, hop_length=256))
+    try:
+        import essentia.standard as es
+    except ImportError:
+        return None
+    mono = y if sr == 44100 else es.Resample(inputSampleRate=sr, outputSampleRate=44100)(y)
+    ticks, _ = es.BeatTrackerMultiFeature()(mono.astype(np.float32))
+    return np.asarray(ticks, dtype=np.float64)
+
+
+def _offsets(out_beats: np.ndarray, in_beats: np.ndarray) -> dict[str, Any]:
+    """Offsets between two tracks' beats where both trackers report beats."""
+    if len(out_beats) < 2 or len(in_beats) < 2:
+        return {"offsets_s": []}
+    incoming_sparser = len(in_beats) < len(out_beats)
+    sparse, dense = (in_beats, out_beats) if incoming_sparser else (out_beats, in_beats)
+    period = float(np.median(np.diff(sparse)))
+    inside = sparse[(sparse >= dense[0] - period / 2) & (sparse <= dense[-1] + period / 2)]
+    signed = [float(dense[np.argmin(np.abs(dense - t))] - t) for t in inside]
+    if incoming_sparser:
+        signed = [-d for d in signed]  # positive: the incoming beat is late
+    return {"offsets_s": [abs(d) for d in signed],
+            "systematic_ms": 1000 * float(np.median(signed)) if signed else None}
+
+
+# --------------------------------------------------------------------------- charted joins
+
+
+def charted_set() -> list[tuple[Any, np.ndarray]]:
+    """The Frets on Fire songs at three speeds, each with its reference beats (seconds).
+
+    Their charts (``notes.mid``) were made to a click: each song has one exact tempo
+    (a full-song grid search at 0.1 % steps finds exactly the chart's), so a song's
+    beats are the chart's period × the stretch, phased where that grid collects the
+    most onset strength over the whole song (librosa onsets at 2.9 ms). ``Metal
+    madness`` changes tempo and is left out.
+    """
+    import librosa
+
+    from analysis_sets import real_tempo_set
+
+    out = []
+    for item in real_tempo_set(stretches=(0.9, 1.0, 1.1)):
+        if item.name.startswith("metal_madness"):
+            continue
+        ref = RESULTS / "charted" / (Path(item.path).stem + ".npy")
+        if not ref.is_file():
+            y, sr = librosa.load(item.path, sr=22050)
+            env = librosa.onset.onset_strength(y=y, sr=sr, hop_length=64)
+            fps, period = sr / 64, 60 / item.bpm
+            frames = np.arange(len(env))
+            phases = np.arange(0.0, period, 0.001)
+            scores = [np.interp((ph + np.arange(0, len(env) / fps - ph, period)) * fps, frames,
+                                env).mean() for ph in phases]
+            beats = phases[int(np.argmax(scores))] + np.arange(0, len(y) / sr, period)
+            ref.parent.mkdir(parents=True, exist_ok=True)
+            np.save(ref, beats)
+        out.append((Path(item.path), np.load(ref)))
+    return out
+
+
+def charted_joins(settings: Any) -> dict[str, Any]:
+    """Beat offsets at segue's beatmatches between charted songs, against their charts.
+
+    The set is planned and laid out by segue (no links, so no beds); at every
+    beatmatch each incoming reference beat inside the overlap is mapped through both
+    tracks' segments (stretch included) to mix time and compared with the nearest
+    outgoing one. As a check on the rendered audio, librosa's beat tracker (told the
+    chart's tempo) runs on each track's rendered part of the overlap, as in
+    :func:`beatmatch_joins`.
+    """
+    import librosa
+
+    from segue.mixing.render import render_blocks
+    from segue.mixing.timeline import build_timeline, mix_time
+    from segue.sequencing import plan_order
+
+    songs = charted_set()
+    tracks = analysed([p for p, _ in songs])
+    refs = {str(p): beats for p, beats in songs}
+    plan = plan_order(tracks)
+    timeline = build_timeline(plan, [], settings)
+    sr = timeline.sr
+    joins, chart_all, judge_all = [], [], []
+    for i, tr in enumerate(timeline.tracks):
+        if tr.transition != "beatmatch":
+            continue
+        prev = timeline.tracks[i - 1]
+        lo, hi = tr.start_s, prev.end_s
+        inner = 0.1 * (hi - lo)
+        b_in = np.array([mix_time(tr.segments, b) for b in refs[tr.path]
+                         if tr.source_in_s <= b <= tr.source_out_s])
+        b_out = np.array([mix_time(prev.segments, b) for b in refs[prev.path]
+                          if prev.source_in_s <= b <= prev.source_out_s])
+        b_in = b_in[(b_in >= lo + inner) & (b_in <= hi - inner)]
+        chart = [float(b - b_out[np.argmin(np.abs(b_out - b))]) for b in b_in]
+        chart_all += [abs(c) for c in chart]
+        parts = []
+        for j, (a0, a1) in ((i - 1, (lo - 15, hi)), (i, (lo, hi + 15))):
+            solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],))
+            pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
+            parts.append((max(0.0, a0), pcm[:, round(max(0.0, a0) * sr) : round(a1 * sr)]
+                          .mean(axis=0)))
+        period = float(np.median(np.diff(refs[prev.path])))
+        tracked = []
+        for t0, y in parts:
+            _, frames = librosa.beat.beat_track(y=y, sr=sr, hop_length=256, trim=False,
+                                                start_bpm=60 / period, tightness=400)
+            b = librosa.frames_to_time(frames, sr=sr, hop_length=256) + t0
+            tracked.append(b[(b >= lo + 0.5) & (b <= hi - 0.5)])
+        judged = _offsets(tracked[0], tracked[1])
+        judge_all += judged["offsets_s"]
+        joins.append({"from": prev.title, "to": tr.title, "bpm": [prev.bpm, tr.bpm],
+                      "stretch": tr.stretch, "overlap_s": round(hi - lo, 2),
+                      "chart_offset_ms_median": 1000 * float(np.median(np.abs(chart)))
+                      if chart else None,
+                      "tracker_offset_ms_median": 1000 * float(np.median(judged["offsets_s"]))
+                      if judged["offsets_s"] else None})
+    return {
+        "tracks": len(timeline.tracks),
+        "transitions": {k: sum(t.transition == k for t in timeline.tracks[1:])
+                        for k in ("beatmatch", "crossfade", "fade", "cut")},
+        "chart_offset_ms_median": 1000 * float(np.median(chart_all)) if chart_all else None,
+        "chart_offset_ms_p90": 1000 * float(np.percentile(chart_all, 90)) if chart_all else None,
+        "tracker_offset_ms_median": 1000 * float(np.median(judge_all)) if judge_all else None,
+        "joins": joins,
     }
 
 
@@ -330,6 +502,8 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--quality-minutes", type=float, default=15,
                         help="which length to measure quality on (0: none)")
+    parser.add_argument("--charted", action="store_true",
+                        help="also measure beatmatches between charted songs (known beats)")
     args = parser.parse_args()
 
     print(f"machine: {machine()}", file=sys.stderr)
@@ -365,7 +539,11 @@ def main() -> None:
                 row["quality"] = quality(timeline, out)
             rows.append(row)
             print(json.dumps(row, indent=1), file=sys.stderr)
-    (RESULTS / "mix.json").write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+    from segue.config import Settings
+
+    charted = charted_joins(Settings()) if args.charted else None
+    (RESULTS / "mix.json").write_text(json.dumps({"machine": machine(), "rows": rows,
+                                                  "charted": charted}, indent=2))
     print(f"\n{'min':>5} {'tracks':>6} {'segue x RT':>10} {'RSS MB':>7} {'pydub x RT':>10} "
           f"{'RSS MB':>7} {'ratio':>6}")
     for r in rows:
@@ -378,6 +556,10 @@ def main() -> None:
             print(f"\nquality ({r['minutes']:g} min):")
             for k, v in r["quality"].items():
                 print(f"  {k}: {v}")
+    if charted:
+        print("\nbeatmatches between charted songs:")
+        for k, v in charted.items():
+            print(f"  {k}: {v}")
 
 
 if __name__ == "__main__":

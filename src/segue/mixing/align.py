@@ -6,8 +6,11 @@ milliseconds off the beat, which is exactly where the next track comes in.
 Before a beatmatched overlap is fixed, the mixer listens to both tracks there:
 :func:`local_beat_s` measures each one's beat period where they meet (from the
 autocorrelation of the low-band onset envelope, eight beats apart), and
-:func:`refine_offset_s` finds the shift, within a quarter beat, that lines the
-two tracks' kick and bass onsets up best.
+:func:`beat_phase_s` tracks each one's beats there at that period (librosa's
+dynamic-programming beat tracker), so the incoming track can be moved until its
+beats fall on the outgoing track's. Where a track's beats are too irregular to
+trust, :func:`refine_offset_s` finds the shift, within a quarter beat, that lines
+the two tracks' kick and bass onsets up best.
 """
 
 from __future__ import annotations
@@ -27,6 +30,10 @@ ALIGN_SR = 22050
 ALIGN_HOP = 128
 #: The best lag must beat the average correlation by this factor to be trusted.
 MIN_PEAK_RATIO = 1.5
+#: Fewest tracked beats, and least agreement of their phases (the length of their
+#: mean phase vector, 0–1), for a beat phase to be trusted.
+MIN_PHASE_BEATS = 8
+MIN_PHASE_AGREEMENT = 0.6
 
 
 def _audio(path: str, start_s: float, end_s: float, rate: float) -> FloatArray:
@@ -83,6 +90,43 @@ def local_beat_s(
         shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
         return float((lags[best] + shift) * ALIGN_HOP / ALIGN_SR / beats)
     return None
+
+
+def beat_phase_s(
+    path: str, start_s: float, end_s: float, *, rate: float, beat_s: float
+) -> tuple[float, float] | None:
+    """Where the beats fall in a stretch of ``path`` played at ``rate``, by ear.
+
+    Parameters
+    ----------
+    path, start_s, end_s : the file and the stretch (source seconds; 15–30 s is right).
+    rate : playback-speed factor (the stretch the mixer plays it at).
+    beat_s : the beat period as heard at that rate (mix seconds), from
+        :func:`local_beat_s`; the tracker follows this period and only finds the phase.
+
+    Returns
+    -------
+    ``(phase_s, agreement)``: the first beat's time after the start of the stretch in
+    mix seconds, in ``[0, beat_s)``, as the circular mean of every tracked beat's
+    phase (sub-frame precise, robust to a beat the tracker misplaces), and how well
+    the beats agree on it (1: all on one phase). ``None`` when fewer than
+    :data:`MIN_PHASE_BEATS` beats are found or they agree less than
+    :data:`MIN_PHASE_AGREEMENT`.
+    """
+    y = _audio(path, start_s, end_s, rate)
+    if len(y) < 4 * beat_s * ALIGN_SR:
+        return None
+    _, frames = librosa.beat.beat_track(y=y, sr=ALIGN_SR, hop_length=ALIGN_HOP,
+                                        bpm=60.0 / beat_s, tightness=400, trim=False)
+    times = librosa.frames_to_time(frames, sr=ALIGN_SR, hop_length=ALIGN_HOP)
+    if len(times) < MIN_PHASE_BEATS:
+        return None
+    vector = np.mean(np.exp(2j * np.pi * times / beat_s))
+    agreement = float(np.abs(vector))
+    if agreement < MIN_PHASE_AGREEMENT:
+        return None
+    phase = float(np.angle(vector)) / (2 * np.pi) * beat_s % beat_s
+    return phase, agreement
 
 
 def refine_offset_s(
