@@ -536,6 +536,160 @@ def key_set(per_key: int = 2) -> list[Item]:
     return items
 
 
+# ---------------------------------------------------------------- harder key set
+
+#: Progressions of the hard key set: one chord a bar as (semitones above the tonic,
+#: quality, inversion 0/1/2). Each states its key by opening on the tonic and closing
+#: with a dominant-seventh cadence on it, but on the way it uses inversions, secondary
+#: dominants, chords borrowed from the parallel mode and, in minor, the natural
+#: seventh (minor v, major VII), so pitch classes outside the key's scale sound and
+#: the relative key's chords get more time than in a plain cadence.
+HARD_MAJOR_PROGRESSIONS: tuple[tuple[tuple[int, str, int], ...], ...] = (
+    # I V6 vi V7/V V IV iv I64 V7 I: secondary dominant, borrowed iv, cadential 6/4
+    ((0, "maj", 0), (7, "maj", 1), (9, "min", 0), (2, "dom7", 0), (7, "maj", 0),
+     (5, "maj", 0), (5, "min", 0), (0, "maj", 2), (7, "dom7", 0), (0, "maj", 0)),
+    # I bVII IV I6 V7/vi vi bVI V7 I: mixolydian bVII, borrowed bVI, V/vi
+    ((0, "maj", 0), (10, "maj", 0), (5, "maj", 0), (0, "maj", 1), (4, "dom7", 0),
+     (9, "min", 0), (8, "maj", 0), (7, "dom7", 0), (0, "maj", 0)),
+    # I iii IV V7/ii ii6 V7/V V7 I: a chain of secondary dominants
+    ((0, "maj", 0), (4, "min", 0), (5, "maj", 0), (9, "dom7", 0), (2, "min", 1),
+     (2, "dom7", 0), (7, "dom7", 0), (0, "maj", 0)),
+)
+HARD_MINOR_PROGRESSIONS: tuple[tuple[tuple[int, str, int], ...], ...] = (
+    # i v VI III iv VII V7 i: natural-minor v and VII before the harmonic-minor cadence
+    ((0, "min", 0), (7, "min", 0), (8, "maj", 0), (3, "maj", 0), (5, "min", 0),
+     (10, "maj", 0), (7, "dom7", 0), (0, "min", 0)),
+    # i i6 iv6 VII7 III ii°6 V7 i: V7/III (= VII7) and the relative major on the way
+    ((0, "min", 0), (0, "min", 1), (5, "min", 1), (10, "dom7", 0), (3, "maj", 0),
+     (2, "dim", 1), (7, "dom7", 0), (0, "min", 0)),
+    # i VII VI V i iv V7 i: the Andalusian descent, then a cadence
+    ((0, "min", 0), (10, "maj", 0), (8, "maj", 0), (7, "maj", 0), (0, "min", 0),
+     (5, "min", 0), (7, "dom7", 0), (0, "min", 0)),
+)
+#: Textures of the hard key set: (chord program or None, bass program, melody program,
+#: drums?). ``None``: no chords at all, the harmony only implied by bass and melody.
+HARD_TEXTURES: tuple[tuple[int | None, int, int, bool], ...] = (
+    (0, 32, 73, False),      # piano chords, acoustic bass, flute melody
+    (None, 33, 65, False),   # no chords: fingered bass and alto sax only
+    (24, 32, 40, False),     # nylon guitar arpeggio, bass, violin melody
+    (48, 43, 68, False),     # strings, contrabass, oboe
+    (None, 38, 81, True),    # no chords: synth bass, saw lead, drums
+    (4, 34, 11, True),       # electric piano, picked bass, vibraphone melody, drums
+)
+
+
+def _write_hard_key_midi(path: Path, tonic: int, mode: str, variant: int) -> float:
+    """A MIDI file of the hard key set; returns its tempo in BPM.
+
+    Bass plays the chord's lowest note (the inversion's bass) on beat 1 and a passing
+    note toward the next bass on beat 4; the melody has chord tones on beats 1 and 3
+    and scale-step passing or chromatic neighbour notes between them; the chords (when
+    the texture has any) are voiced in the inversion, block or arpeggiated.
+    """
+    import random
+
+    import mido
+
+    rng = random.Random(1000 * tonic + 10 * variant + (mode == "minor"))
+    progs = HARD_MAJOR_PROGRESSIONS if mode == "major" else HARD_MINOR_PROGRESSIONS
+    chords = progs[variant % len(progs)]
+    chord_prog, bass_prog, mel_prog, drums = HARD_TEXTURES[variant % len(HARD_TEXTURES)]
+    bpm = (66, 80, 92, 104, 116, 132)[(variant + tonic) % 6]
+    scale = _MAJOR_SCALE if mode == "major" else _MINOR_SCALE
+    tpb = 480
+    bar = 4 * tpb
+    base = 48 + tonic if tonic < 7 else 36 + tonic
+    events: list[tuple[int, mido.Message]] = []
+
+    def note(ch: int, pitch: int, start: int, length: int, vel: int) -> None:
+        events.append((start, mido.Message("note_on", channel=ch, note=pitch, velocity=vel)))
+        events.append((start + length - 10, mido.Message("note_off", channel=ch, note=pitch)))
+
+    def step(pitch: int, direction: int, on_dominant: bool = False) -> int:
+        """The next note of the key's scale above/below ``pitch`` (harmonic minor over V)."""
+        steps = (0, 2, 3, 5, 7, 8, 11) if on_dominant and mode == "minor" else scale
+        p = pitch + direction
+        while (p - tonic) % 12 not in steps:
+            p += direction
+        return p
+
+    t = 0
+    seq = [*chords, *chords]
+    for n, (offset, quality, inversion) in enumerate(seq):
+        root = base + offset
+        tones = [root + iv for iv in _QUALITY[quality]]
+        voiced = tones[inversion:] + [p + 12 for p in tones[:inversion]]
+        lowest = voiced[0]
+        dominant = offset == 7
+        nxt = seq[(n + 1) % len(seq)]
+        next_bass = base + nxt[0] + _QUALITY[nxt[1]][nxt[2]]
+        note(1, lowest - 12, t, 3 * tpb, 90)
+        passing = step(lowest - 12, 1 if next_bass > lowest else -1, dominant)
+        note(1, passing, t + 3 * tpb, tpb, 75)
+        if chord_prog is not None:
+            if variant % 2:
+                for i in range(8):  # arpeggio in eighths
+                    note(0, voiced[i % len(voiced)] + 12, t + i * tpb // 2, tpb // 2, 60)
+            else:
+                for p in voiced:
+                    note(0, p + 12, t, bar, 62)
+        # melody: chord tone, passing/neighbour, chord tone, passing/neighbour
+        m1 = rng.choice(tones) + 24
+        m3 = rng.choice(tones) + 24
+        note(2, m1, t, tpb, 80)
+        # a scale-step passing note, or (3 times in 10) a chromatic lower neighbour
+        between = step(m1, 1 if m3 > m1 else -1, dominant) if rng.random() < 0.7 else m1 - 1
+        note(2, between, t + tpb, tpb, 65)
+        note(2, m3, t + 2 * tpb, tpb, 80)
+        note(2, step(m3, rng.choice((-1, 1)), dominant), t + 3 * tpb, tpb, 65)
+        if drums:
+            for b in range(4):
+                note(9, 36 if b % 2 == 0 else 38, t + b * tpb, tpb // 4, 85)
+                note(9, 42, t + b * tpb + tpb // 2, tpb // 4, 55)
+        t += bar
+    mid = mido.MidiFile(ticks_per_beat=tpb)
+    tr = mido.MidiTrack()
+    tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+    for ch, prog in ((0, chord_prog or 0), (1, bass_prog), (2, mel_prog)):
+        tr.append(mido.Message("program_change", channel=ch, program=prog, time=0))
+    now = 0
+    for start, msg in sorted(events, key=lambda e: (e[0], e[1].type == "note_on")):
+        tr.append(msg.copy(time=start - now))
+        now = start
+    mid.tracks.append(tr)
+    mid.save(str(path))
+    return float(bpm)
+
+
+def hard_key_set(per_key: int = 2) -> list[Item]:
+    """The harder key set: all 24 keys, ``per_key`` variants each, rendered by FluidSynth.
+
+    Progressions from :data:`HARD_MAJOR_PROGRESSIONS` / :data:`HARD_MINOR_PROGRESSIONS`,
+    textures from :data:`HARD_TEXTURES`, 66–132 BPM, each progression played twice.
+    """
+    out_dir = cache_dir() / "keys-hard"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+    items: list[Item] = []
+    tools: dict[str, str] = {}
+    for mode in ("major", "minor"):
+        for tonic in range(12):
+            for k in range(per_key):
+                variant = tonic * per_key + k
+                stem = f"{names[tonic].replace('#', 's')}_{mode}_{k}"
+                path = out_dir / f"{stem}.flac"
+                if not path.exists():
+                    if not tools:
+                        tools.update(fluid=ensure_fluidsynth(), sf2=str(soundfont()))
+                    mid = out_dir / f"{stem}.mid"
+                    _write_hard_key_midi(mid, tonic, mode, variant)
+                    _render_midi(mid, path, tools["fluid"], Path(tools["sf2"]))
+                items.append(Item(path=str(path), name=f"{names[tonic]} {mode} #{k}",
+                                  tonic=tonic, mode=mode))
+    return items
+
+
+
 def describe(items: list[Item]) -> str:
     """A JSON listing of a set (for debugging the builders)."""
     return json.dumps([asdict(i) for i in items], indent=1)
@@ -552,3 +706,5 @@ if __name__ == "__main__":
         print(describe(midi_tempo_set()))
     if which in ("keys", "all"):
         print(describe(key_set()))
+    if which in ("keys-hard", "all"):
+        print(describe(hard_key_set()))
