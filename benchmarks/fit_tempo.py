@@ -197,6 +197,9 @@ def main() -> int:
     report["train_leave_one_group_out"] = {
         name: scores(rs, lambda r, ws=ws: ws[id(r)])  # type: ignore[misc]
         for name, rs in (("synthetic", synth), ("mma", mma), ("openmsx", msx))}
+    report["mma_family_held_out"] = {
+        fam: scores([r for r in mma if r.group == fam], lambda r, ws=ws: ws[id(r)])  # type: ignore[misc]
+        for fam in sorted({r.group for r in mma})}
     _, ws = held_out(real, lambda r: r.group, c, always=train)
     report["real_leave_one_song_out"] = scores(real, lambda r, ws=ws: ws[id(r)])  # type: ignore[misc]
     everything = train + real
@@ -227,6 +230,9 @@ def main() -> int:
     print("training sets, leave one group out (MMA family / source):")
     for k, v in report["train_leave_one_group_out"].items():  # type: ignore[attr-defined]
         line(k, v)
+    print("MMA, each style family held out:")
+    for k, v in report["mma_family_held_out"].items():  # type: ignore[attr-defined]
+        line("  " + k, v)
     print("leave one source out (each source predicted by weights fitted on the others):")
     for k, v in report["leave_one_source_out"].items():  # type: ignore[attr-defined]
         line(k, v)
