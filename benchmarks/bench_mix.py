@@ -113,7 +113,12 @@ def build_set(minutes: float, tracks: list[Any]) -> tuple[Any, Any]:
     while total < minutes * 60:
         track = tracks[i % len(tracks)]
         if i >= len(tracks):  # a repeat gets its own identity so plans stay sane
-            track = dataclasses.replace(track, tags=dataclasses.replace(
+            # The planner plays a path once, so a repeat is a hard link under another name.
+            link = CACHE / "repeats" / str(i // len(tracks)) / Path(track.path).name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists():
+                os.link(track.path, link)
+            track = dataclasses.replace(track, path=str(link), tags=dataclasses.replace(
                 track.tags, title=f"{track.tags.title} (reprise {i // len(tracks)})"))
         chosen.append(track)
         total += track.analysis.duration_s * 0.93  # overlaps eat a little
@@ -124,7 +129,10 @@ def build_set(minutes: float, tracks: list[Any]) -> tuple[Any, Any]:
     links = write_script(plan, listener, TemplateNarrator(TemplateStore()), settings)
     with Pyttsx3Engine() as engine:
         speeches, _ = speak_links(links, engine, settings, SpeechCache(CACHE / "speech"))
-    timeline = build_timeline(plan, speeches, settings)
+    from segue.mixing.encode import limiter_ceiling_dbfs
+
+    ceiling = limiter_ceiling_dbfs(Path("mix.mp3"), settings.ceiling_dbfs)  # as rendered
+    timeline = build_timeline(plan, speeches, settings, ceiling_dbfs=ceiling)
     return plan, timeline
 
 

@@ -13,7 +13,13 @@ import pytest
 from segue.config import Settings
 from segue.mixing.cues import plan_transition, post_s
 from segue.mixing.render import render_blocks
-from segue.mixing.timeline import build_segments, build_timeline, mix_time
+from segue.mixing.timeline import (
+    MAX_MAKEUP_DB,
+    build_segments,
+    build_timeline,
+    mix_time,
+    track_gain_db,
+)
 from segue.models import Link, Plan, Speech, Tags, Track, TrackAnalysis
 from synthetic import SynthSpec, write_track
 
@@ -168,3 +174,19 @@ def test_loud_music_is_ducked_deeper_so_speech_stays_on_top() -> None:
     very_loud = known(spec, "v.flac", short_term_lufs=tuple([10.0] * n), lufs=-14.0)
     tl = build_timeline(Plan((very_loud,), (), 0.0), [speech(0, 3.0)], SETTINGS)
     assert tl.links[0].duck_db == SETTINGS.max_duck_db
+
+
+def test_gain_makes_up_for_what_the_limiter_will_take() -> None:
+    a = known(SynthSpec(bpm=120)).analysis
+    quiet = dataclasses.replace(a, lufs=-20.0, true_peak_dbtp=-1.0)
+    # No model: plain normalisation.
+    assert track_gain_db(quiet, -14.0, -1.0) == pytest.approx(6.0)
+    # 0.1 LU lost per dB over the ceiling: at +6 dB (+m make-up) the peak is 6 + m dB
+    # over, so m = 0.1 (6 + m): m = 2/3.
+    mild = dataclasses.replace(quiet, limiter_loss_lu=tuple(0.1 * k for k in range(25)))
+    assert track_gain_db(mild, -14.0, -1.0) == pytest.approx(6.0 + 2 / 3, abs=1e-3)
+    # A master that loses every dB it gains cannot get there: capped, not crushed.
+    dense = dataclasses.replace(quiet, limiter_loss_lu=tuple(float(k) for k in range(25)))
+    assert track_gain_db(dense, -14.0, -1.0) == pytest.approx(6.0 + MAX_MAKEUP_DB)
+    # Peaks under the ceiling at that gain: nothing to make up.
+    assert track_gain_db(mild, -14.0, 10.0) == pytest.approx(6.0)

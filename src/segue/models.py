@@ -61,6 +61,9 @@ class TrackAnalysis:
     downbeat_times_s : the first beat of every bar (4/4 assumed).
     vocal_onset_s, vocal_confidence : where a voice probably enters (``None`` when no
         voice was found) and a 0–1 confidence.
+    limiter_loss_lu : entry ``k``: loudness (LU) the output limiter takes when the track
+        plays with its true peak ``k`` dB over the ceiling, see
+        :func:`segue.analysis.loudness.limiter_loss_curve`.
 
     """
 
@@ -88,6 +91,7 @@ class TrackAnalysis:
     downbeat_times_s: tuple[float, ...] = ()
     vocal_onset_s: float | None = None
     vocal_confidence: float = 0.0
+    limiter_loss_lu: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

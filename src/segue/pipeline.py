@@ -166,12 +166,12 @@ def render_set(
     problems += [f"link before track {i + 1} not spoken: {why}" for i, why in dropped.items()]
     progress("voice", 1, 1)
 
-    timeline = build_timeline(plan, speeches, settings)
+    ceiling = limiter_ceiling_dbfs(out, settings.ceiling_dbfs)
+    timeline = build_timeline(plan, speeches, settings, ceiling_dbfs=ceiling)
     total = round(timeline.duration_s * timeline.sr)
     done = 0
     chapters = (lambda tmp: write_id3_chapters(tmp, timeline)) if out.suffix == ".mp3" else None
     with FileSink(out, sr=timeline.sr, before_commit=chapters) as sink:
-        ceiling = limiter_ceiling_dbfs(out, settings.ceiling_dbfs)
         for block in render_blocks(timeline, settings, ceiling_dbfs=ceiling):
             sink.write(block)
             done += block.shape[1]

@@ -25,7 +25,7 @@ from segue.models import FloatArray, Track, TrackAnalysis
 log = logging.getLogger(__name__)
 
 #: Bump when any analysis result would change: cached results of older versions are redone.
-ANALYZER_VERSION = "2.7"
+ANALYZER_VERSION = "2.8"
 #: Shorter audio carries too little music to mix.
 MIN_DURATION_S = 5.0
 
@@ -91,6 +91,7 @@ def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<sampl
         loudness_range_lu=round(loud.loudness_range_lu, 2),
         true_peak_dbtp=round(loud.true_peak_dbtp, 2),
         short_term_lufs=loud.short_term_lufs,
+        limiter_loss_lu=loud.limiter_loss_lu,
         energy_curve=curve,
         brightness=features.brightness(frames),
         pulse_clarity=beat.pulse_clarity,

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import numpy as np
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
+from segue.analysis.loudness import HIGH_PASS_HZ
 from segue.config import Settings
 from segue.mixing.dsp import PeakLimiter, duck_gain_db, fade_in_gain, fade_out_gain
 from segue.mixing.source import SegmentReader
@@ -24,10 +25,10 @@ log = logging.getLogger(__name__)
 
 #: Ramp at joins between segments of one track (bed loops, end of a stretch).
 JOIN_RAMP_S = 0.005
-#: Every track is high-passed here: real files carry DC offsets (one of Debian's
-#: singularity pieces sits at +0.4) and rumble that eat headroom, thump at the
-#: edges of a fade and fool the ducking, while nobody hears them.
-HIGH_PASS_HZ = 20.0
+#: Every track is high-passed at HIGH_PASS_HZ: real files carry DC offsets (one of
+#: Debian's singularity pieces sits at +0.4) and rumble that eat headroom, thump at
+#: the edges of a fade and fool the ducking, while nobody hears them. The loudness
+#: meter models the limiter on the same filtered signal.
 
 
 def render_blocks(

@@ -28,6 +28,8 @@ import logging
 import math
 from collections.abc import Sequence
 
+import numpy as np
+
 from segue.config import Settings
 from segue.mixing.align import beat_phase_s, refine_offset_s
 from segue.mixing.align import local_beat_s as beat_by_ear
@@ -40,7 +42,16 @@ from segue.mixing.cues import (
     play_range_s,
     post_s,
 )
-from segue.models import Plan, Segment, Speech, Timeline, TimelineLink, TimelineTrack, Track
+from segue.models import (
+    Plan,
+    Segment,
+    Speech,
+    Timeline,
+    TimelineLink,
+    TimelineTrack,
+    Track,
+    TrackAnalysis,
+)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,8 @@ VOICE_GAP_S = 0.5
 MAX_BED_REPEATS = 8
 #: Loop length when a track has no usable beat grid.
 FALLBACK_BED_S = 2.0
+#: Most make-up gain for the loudness the limiter takes (see track_gain_db).
+MAX_MAKEUP_DB = 4.0
 #: The ear moves a beatmatch off the grids' alignment only by this many beats (see _listen).
 TRUST_EAR_FROM = 1 / 8
 TRUST_EAR_UNTIL = 3 / 8
@@ -112,9 +125,11 @@ class _Layout:
     """The mutable state of laying out one track: its segments and bed."""
 
     def __init__(
-        self, track: Track, start_s: float, cue: TransitionCue | None, post_src_s: float
+        self, track: Track, start_s: float, cue: TransitionCue | None, post_src_s: float,
+        gain_db: float,
     ) -> None:
         self.track = track
+        self.gain_db = gain_db
         self.start_s = start_s
         self.cue = cue
         self.src_in, self.src_out = play_range_s(track)
@@ -166,8 +181,46 @@ class _Layout:
         return self.loops * self.loop_len / rate
 
 
-def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -> Timeline:
-    """Place every track and link of ``plan`` on the mix clock."""
+def track_gain_db(analysis: TrackAnalysis, target_lufs: float, ceiling_dbfs: float) -> float:
+    """Gain (dB) that brings a track to ``target_lufs`` in the mix, the limiter included.
+
+    The plain normalisation gain, plus make-up for the loudness the output limiter
+    (at ``ceiling_dbfs``) will take from the track's peaks at that gain, from the
+    analysis' :attr:`~segue.models.TrackAnalysis.limiter_loss_lu`. The make-up ``m``
+    solves ``m = loss(gain + m)`` (more gain, more limiting), at most
+    :data:`MAX_MAKEUP_DB`: a master too dense to get there is left a little quiet
+    rather than crushed.
+    """
+    gain = target_lufs - analysis.lufs
+    curve = analysis.limiter_loss_lu
+    if not curve:
+        return gain
+
+    def shortfall(makeup: float) -> float:
+        excess = gain + makeup + analysis.true_peak_dbtp - ceiling_dbfs
+        loss = float(np.interp(excess, np.arange(len(curve)), curve)) if excess > 0 else 0.0
+        return loss - makeup
+
+    if shortfall(MAX_MAKEUP_DB) > 0:
+        return gain + MAX_MAKEUP_DB
+    lo, hi = 0.0, MAX_MAKEUP_DB  # shortfall(lo) >= 0 >= shortfall(hi)
+    for _ in range(30):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if shortfall(mid) > 0 else (lo, mid)
+    return gain + hi
+
+
+def build_timeline(
+    plan: Plan, speeches: Sequence[Speech], settings: Settings, *,
+    ceiling_dbfs: float | None = None,
+) -> Timeline:
+    """Place every track and link of ``plan`` on the mix clock.
+
+    ``ceiling_dbfs`` is the output limiter's ceiling (default: the settings'; a file
+    sink lowers it for codec headroom), which decides how much make-up gain each
+    track needs, see :func:`track_gain_db`.
+    """
+    ceiling = settings.ceiling_dbfs if ceiling_dbfs is None else ceiling_dbfs
     by_track = {s.link.before_track: s for s in speeches}
     layouts: list[_Layout] = []
     links: list[TimelineLink] = []
@@ -179,7 +232,8 @@ def build_timeline(plan: Plan, speeches: Sequence[Speech], settings: Settings) -
             cue = _listen(layouts[-1], track, cue)
         start = layouts[-1].end_s - cue.overlap_s if cue else 0.0
         post_src = post_s(track, settings)
-        layout = _Layout(track, start, cue, post_src)
+        layout = _Layout(track, start, cue, post_src,
+                         track_gain_db(track.analysis, settings.target_lufs, ceiling))
         layouts.append(layout)
         speech = by_track.pop(i, None)
         if speech is None:
@@ -308,7 +362,7 @@ def music_level_lufs(layouts: Sequence[_Layout], begin_s: float, end_s: float,
         curve = lay.track.analysis.short_term_lufs
         if not curve:
             continue
-        gain = settings.target_lufs - lay.track.analysis.lufs
+        gain = lay.gain_db
         for seg in lay.segments:
             lo, hi = max(begin_s, seg.mix_start_s), min(end_s, seg.mix_end_s)
             if lo >= hi:
@@ -369,7 +423,7 @@ def _timeline_track(
         end_s=round(layout.end_s, 3),
         source_in_s=round(layout.src_in, 3),
         source_out_s=round(layout.src_out, 3),
-        gain_db=round(settings.target_lufs - a.lufs, 2),
+        gain_db=round(layout.gain_db, 2),
         fade_in_s=round(cue.overlap_s, 3) if cue else 0.0,
         fade_out_s=round(fade_out, 3),
         intro_end_s=round(mix_time(segs, max(a.intro_end_s, layout.src_in)), 3),

@@ -222,7 +222,12 @@ class Station:
             else:
                 speeches, dropped = speak_links(links, self._engine_now(), self.settings,
                                                 SpeechCache(default_cache_dir() / "speech"))
-                timeline = build_timeline(self._plan, speeches, self.settings)
+                # One timeline serves every stream format: gains are set for the
+                # lowest of their limiter ceilings.
+                ceiling = self.settings.ceiling_dbfs - max(
+                    CODEC_HEADROOM_DB.get(f".{fmt}", 0.0) for fmt in STREAM_FORMATS)
+                timeline = build_timeline(self._plan, speeches, self.settings,
+                                          ceiling_dbfs=ceiling)
             session = SetSession(id=next(self._ids), timeline=timeline, plan=self._plan,
                                  links=links, dropped=dict(dropped))  # fmt: skip
         return session
