@@ -578,8 +578,12 @@ HARD_TEXTURES: tuple[tuple[int | None, int, int, bool], ...] = (
 )
 
 
-def _write_hard_key_midi(path: Path, tonic: int, mode: str, variant: int) -> float:
+def _write_hard_key_midi(path: Path, tonic: int, mode: str, variant: int, *,
+                         dev: bool = False) -> float:
     """A MIDI file of the hard key set; returns its tempo in BPM.
+
+    ``dev``: the development variant (other melody seeds and tempi), for tuning key
+    finders without looking at the test renders.
 
     Bass plays the chord's lowest note (the inversion's bass) on beat 1 and a passing
     note toward the next bass on beat 4; the melody has chord tones on beats 1 and 3
@@ -590,11 +594,12 @@ def _write_hard_key_midi(path: Path, tonic: int, mode: str, variant: int) -> flo
 
     import mido
 
-    rng = random.Random(1000 * tonic + 10 * variant + (mode == "minor"))
+    rng = random.Random(1000 * tonic + 10 * variant + (mode == "minor") + (500_000 if dev else 0))
     progs = HARD_MAJOR_PROGRESSIONS if mode == "major" else HARD_MINOR_PROGRESSIONS
     chords = progs[variant % len(progs)]
     chord_prog, bass_prog, mel_prog, drums = HARD_TEXTURES[variant % len(HARD_TEXTURES)]
-    bpm = (66, 80, 92, 104, 116, 132)[(variant + tonic) % 6]
+    tempi = (70, 86, 98, 110, 124, 138) if dev else (66, 80, 92, 104, 116, 132)
+    bpm = tempi[(variant + tonic) % 6]
     scale = _MAJOR_SCALE if mode == "major" else _MINOR_SCALE
     tpb = 480
     bar = 4 * tpb
@@ -661,13 +666,21 @@ def _write_hard_key_midi(path: Path, tonic: int, mode: str, variant: int) -> flo
     return float(bpm)
 
 
-def hard_key_set(per_key: int = 2) -> list[Item]:
+def hard_key_set(per_key: int = 2, *, dev: bool = False) -> list[Item]:
     """The harder key set: all 24 keys, ``per_key`` variants each, rendered by FluidSynth.
 
     Progressions from :data:`HARD_MAJOR_PROGRESSIONS` / :data:`HARD_MINOR_PROGRESSIONS`,
     textures from :data:`HARD_TEXTURES`, 66–132 BPM, each progression played twice.
+
+    ``dev=True`` builds the development set instead (``keys-hard-dev``): the same
+    generator with the variants shifted by three, so each key meets other
+    progression/texture pairs, other melody seeds and tempi of 70–138 BPM. Tune key
+    finders on it (and the plain set); the default set is the test set. Mind that
+    both sets draw on the same three progressions per mode and six textures: a key
+    finder fitted on the development set has seen every pattern of the test set in
+    other keys, so also validate it leaving whole patterns out.
     """
-    out_dir = cache_dir() / "keys-hard"
+    out_dir = cache_dir() / ("keys-hard-dev" if dev else "keys-hard")
     out_dir.mkdir(parents=True, exist_ok=True)
     names = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
     items: list[Item] = []
@@ -675,14 +688,14 @@ def hard_key_set(per_key: int = 2) -> list[Item]:
     for mode in ("major", "minor"):
         for tonic in range(12):
             for k in range(per_key):
-                variant = tonic * per_key + k
+                variant = tonic * per_key + k + (3 if dev else 0)
                 stem = f"{names[tonic].replace('#', 's')}_{mode}_{k}"
                 path = out_dir / f"{stem}.flac"
                 if not path.exists():
                     if not tools:
                         tools.update(fluid=ensure_fluidsynth(), sf2=str(soundfont()))
                     mid = out_dir / f"{stem}.mid"
-                    _write_hard_key_midi(mid, tonic, mode, variant)
+                    _write_hard_key_midi(mid, tonic, mode, variant, dev=dev)
                     _render_midi(mid, path, tools["fluid"], Path(tools["sf2"]))
                 items.append(Item(path=str(path), name=f"{names[tonic]} {mode} #{k}",
                                   tonic=tonic, mode=mode))
@@ -708,3 +721,5 @@ if __name__ == "__main__":
         print(describe(key_set()))
     if which in ("keys-hard", "all"):
         print(describe(hard_key_set()))
+    if which in ("keys-hard-dev", "all"):
+        print(describe(hard_key_set(dev=True)))
