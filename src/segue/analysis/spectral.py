@@ -33,6 +33,9 @@ CHROMA_N_FFT = 4096
 CHROMA_HOP = 2048
 CHROMA_FMIN_HZ = 65.0
 CHROMA_FMAX_HZ = 2100.0
+#: The bass chroma's band (E1 to about D4): where a bass line and chord roots sit.
+BASS_FMIN_HZ = 40.0
+BASS_FMAX_HZ = 300.0
 #: The brightness cut-off (MIRtoolbox's default).
 BRIGHTNESS_CUTOFF_HZ = 1500.0
 #: Mel bands below this are "low" (kick, bass) in the band onset envelopes.
@@ -104,17 +107,17 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
     return out
 
 
-def chroma_filterbank(sr: int, n_fft: int) -> F32:
+def chroma_filterbank(sr: int, n_fft: int, *, fmin_hz: float = CHROMA_FMIN_HZ,
+                      fmax_hz: float = CHROMA_FMAX_HZ) -> F32:
     """Maps STFT bins to 12 pitch classes (C = 0), shape ``(12, n_fft//2+1)``.
 
-    Every bin between :data:`CHROMA_FMIN_HZ` and :data:`CHROMA_FMAX_HZ` goes to the
-    pitch class of the nearest semitone, weighted by a raised cosine of its distance
-    from that semitone (1 on the note, 0 half a semitone away), so energy between
-    notes counts little.
+    Every bin between ``fmin_hz`` and ``fmax_hz`` goes to the pitch class of the
+    nearest semitone, weighted by a raised cosine of its distance from that semitone
+    (1 on the note, 0 half a semitone away), so energy between notes counts little.
     """
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     fb = np.zeros((12, len(freqs)))
-    band = (freqs >= CHROMA_FMIN_HZ) & (freqs <= CHROMA_FMAX_HZ)
+    band = (freqs >= fmin_hz) & (freqs <= fmax_hz)
     midi = 69.0 + 12.0 * np.log2(np.maximum(freqs[band], 1e-9) / 440.0)
     nearest = np.round(midi)
     weight = np.cos(np.pi * (midi - nearest)) ** 2
@@ -236,19 +239,38 @@ def frame_features(y: F32, sr: int) -> Frames:
     )
 
 
-def chromagram(y: F32, sr: int) -> F32:
-    """Pitch-class energy over time, shape ``(frames, 12)``, each frame summing to 1.
+@dataclass(frozen=True)
+class Chromagram:
+    """Pitch-class content over time, from one STFT (:func:`chromagram`).
 
-    Magnitudes (not power) are folded so one loud note does not drown the others;
-    frames without tonal energy are all zero.
+    ``pitch``: shape ``(frames, 12)``, magnitudes between :data:`CHROMA_FMIN_HZ` and
+    :data:`CHROMA_FMAX_HZ` folded to pitch classes (C = 0), each frame summing to 1,
+    frames without tonal energy all zero. ``bass``: shape ``(frames, 12)``, the
+    magnitudes folded from :data:`BASS_FMIN_HZ`–:data:`BASS_FMAX_HZ`, not normalised
+    (louder frames weigh more). Frames are :data:`CHROMA_HOP` samples apart.
+    """
+
+    pitch: F32
+    bass: F32
+
+
+def chromagram(y: F32, sr: int) -> Chromagram:
+    """Pitch-class content of a mono signal ``y`` at ``sr`` Hz (see :class:`Chromagram`).
+
+    Magnitudes (not power) are folded so one loud note does not drown the others.
     """
     fb = chroma_filterbank(sr, CHROMA_N_FFT)
+    fb_bass = chroma_filterbank(sr, CHROMA_N_FFT, fmin_hz=BASS_FMIN_HZ, fmax_hz=BASS_FMAX_HZ)
     parts: list[F32] = []
+    bass_parts: list[F32] = []
     for _, power in power_spectrogram_blocks(y, CHROMA_N_FFT, CHROMA_HOP, block_frames=512):
-        parts.append((np.sqrt(power) @ fb.T).astype(np.float32))
+        magnitude = np.sqrt(power)
+        parts.append((magnitude @ fb.T).astype(np.float32))
+        bass_parts.append((magnitude @ fb_bass.T).astype(np.float32))
     if not parts:
-        return np.zeros((0, 12), np.float32)
+        empty = np.zeros((0, 12), np.float32)
+        return Chromagram(pitch=empty, bass=empty)
     chroma = np.concatenate(parts)
     total = chroma.sum(axis=1, keepdims=True)
-    out: F32 = np.where(total > 0, chroma / np.maximum(total, 1e-20), 0.0).astype(np.float32)
-    return out
+    pitch: F32 = np.where(total > 0, chroma / np.maximum(total, 1e-20), 0.0).astype(np.float32)
+    return Chromagram(pitch=pitch, bass=np.concatenate(bass_parts))
