@@ -454,8 +454,9 @@ def charted_joins(settings: Any) -> dict[str, Any]:
         b_out = np.array([mix_time(prev.segments, b) for b in refs[prev.path]
                           if prev.source_in_s <= b <= prev.source_out_s])
         b_in = b_in[(b_in >= lo + inner) & (b_in <= hi - inner)]
-        chart = [float(b - b_out[np.argmin(np.abs(b_out - b))]) for b in b_in]
-        chart_all += [abs(c) for c in chart]
+        b_out = b_out[(b_out >= lo + inner) & (b_out <= hi - inner)]
+        chart = _offsets(b_out, b_in)["offsets_s"]  # sparser to denser: 2:1 is no error
+        chart_all += chart
         parts = []
         for j, (a0, a1) in ((i - 1, (lo - 15, hi)), (i, (lo, hi + 15))):
             solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],))
@@ -473,7 +474,7 @@ def charted_joins(settings: Any) -> dict[str, Any]:
         judge_all += judged["offsets_s"]
         joins.append({"from": prev.title, "to": tr.title, "bpm": [prev.bpm, tr.bpm],
                       "stretch": tr.stretch, "overlap_s": round(hi - lo, 2),
-                      "chart_offset_ms_median": 1000 * float(np.median(np.abs(chart)))
+                      "chart_offset_ms_median": 1000 * float(np.median(chart))
                       if chart else None,
                       "tracker_offset_ms_median": 1000 * float(np.median(judged["offsets_s"]))
                       if judged["offsets_s"] else None})
