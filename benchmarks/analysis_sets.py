@@ -46,6 +46,7 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -494,9 +495,18 @@ def _write_progression_midi(path: Path, tonic: int, mode: str, variant: int) -> 
                     note(9, 36 if b % 2 == 0 else 38, t + b * tpb, tpb // 4, 90)
                     note(9, 42, t + b * tpb + tpb // 2, tpb // 4, 60)
             t += bar
+    _save_midi(mid, path, events, bpm, (chord_prog, bass_prog, 46 if chord_prog != 46 else 0))
+
+
+def _save_midi(mid: Any, path: Path, events: list[tuple[int, Any]], bpm: float,
+               programs: tuple[int, int, int]) -> None:
+    """Write ``events`` (absolute tick, message) as one track at ``bpm``, channels 0–2 set
+    to ``programs``; note-offs sort before note-ons at the same tick."""
+    import mido
+
     tr = mido.MidiTrack()
     tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
-    for ch, prog in ((0, chord_prog), (1, bass_prog), (2, 46 if chord_prog != 46 else 0)):
+    for ch, prog in enumerate(programs):
         tr.append(mido.Message("program_change", channel=ch, program=prog, time=0))
     now = 0
     for start, msg in sorted(events, key=lambda e: (e[0], e[1].type == "note_on")):
@@ -652,17 +662,8 @@ def _write_hard_key_midi(path: Path, tonic: int, mode: str, variant: int, *,
                 note(9, 36 if b % 2 == 0 else 38, t + b * tpb, tpb // 4, 85)
                 note(9, 42, t + b * tpb + tpb // 2, tpb // 4, 55)
         t += bar
-    mid = mido.MidiFile(ticks_per_beat=tpb)
-    tr = mido.MidiTrack()
-    tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
-    for ch, prog in ((0, chord_prog or 0), (1, bass_prog), (2, mel_prog)):
-        tr.append(mido.Message("program_change", channel=ch, program=prog, time=0))
-    now = 0
-    for start, msg in sorted(events, key=lambda e: (e[0], e[1].type == "note_on")):
-        tr.append(msg.copy(time=start - now))
-        now = start
-    mid.tracks.append(tr)
-    mid.save(str(path))
+    _save_midi(mido.MidiFile(ticks_per_beat=tpb), path, events, bpm,
+               (chord_prog or 0, bass_prog, mel_prog))
     return float(bpm)
 
 
