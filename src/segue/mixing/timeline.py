@@ -288,7 +288,8 @@ def _listen(prev: _Layout, nxt: Track, cue: TransitionCue) -> TransitionCue:
     Both tracks' beats must be audible where they meet, near the periods their grids
     say; the stretch is the ratio of the grids' local periods (fitted over hundreds
     of beats, far more precise than 20 s of listening, which only confirms them),
-    and the incoming track's start is moved until its beats fall on the outgoing's.
+    and the incoming track's start is moved by what the ear hears, when it hears the
+    grids clearly off (:data:`TRUST_EAR_FROM` to :data:`TRUST_EAR_UNTIL` of a beat).
     """
     grid_beat = local_beat_s(prev.track, prev.src_out)
     if grid_beat is None:
