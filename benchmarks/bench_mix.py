@@ -305,7 +305,6 @@ def beatmatch_joins(timeline: Any, settings: Any) -> list[dict[str, Any]]:
     """
     import librosa
 
-    from segue.mixing.render import render_blocks
 
     sr = timeline.sr
     hop = 256
@@ -317,13 +316,7 @@ def beatmatch_joins(timeline: Any, settings: Any) -> list[dict[str, Any]]:
         lo, hi = tr.start_s, prev.end_s
         if hi - lo < 2.0:
             continue
-        parts = []
-        for j, (a0, a1) in ((i - 1, (lo - 15, hi)), (i, (lo, hi + 15))):
-            solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],), links=(),
-                                       speech=())
-            pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
-            parts.append((max(0.0, a0), pcm[:, round(max(0.0, a0) * sr) : round(a1 * sr)]
-                          .mean(axis=0)))
+        parts = _solo_parts(timeline, settings, i)
         heard = float(np.atleast_1d(librosa.feature.tempo(y=parts[0][1], sr=sr,
                                                           hop_length=hop))[0])
         join: dict[str, Any] = {"from": prev.title, "to": tr.title, "bpm": [prev.bpm, tr.bpm],
@@ -350,6 +343,26 @@ def beatmatch_joins(timeline: Any, settings: Any) -> list[dict[str, Any]]:
         join["onset_lag_s"] = (int(np.argmax(scores)) - half) * hop / sr
         joins.append(join)
     return joins
+
+
+def _solo_parts(timeline: Any, settings: Any, i: int,
+                context_s: float = 15.0) -> list[tuple[float, np.ndarray]]:
+    """Tracks ``i - 1`` and ``i`` each rendered alone (music only) around their overlap.
+
+    The outgoing one from ``context_s`` before the overlap to its end, the incoming one
+    from the overlap's start to ``context_s`` after it; mono, each with its start (s).
+    """
+    from segue.mixing.render import render_blocks
+
+    sr = timeline.sr
+    lo, hi = timeline.tracks[i].start_s, timeline.tracks[i - 1].end_s
+    parts = []
+    for j, (a0, a1) in ((i - 1, (lo - context_s, hi)), (i, (lo, hi + context_s))):
+        solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],))
+        pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
+        start = max(0.0, a0)
+        parts.append((start, pcm[:, round(start * sr) : round(a1 * sr)].mean(axis=0)))
+    return parts
 
 
 def _track_beats(judge: str, y: np.ndarray, sr: int, bpm: float) -> np.ndarray | None:
@@ -432,7 +445,6 @@ def charted_joins(settings: Any) -> dict[str, Any]:
     """
     import librosa
 
-    from segue.mixing.render import render_blocks
     from segue.mixing.timeline import build_timeline, mix_time
     from segue.sequencing import plan_order
 
@@ -457,12 +469,7 @@ def charted_joins(settings: Any) -> dict[str, Any]:
         b_out = b_out[(b_out >= lo + inner) & (b_out <= hi - inner)]
         chart = _offsets(b_out, b_in)["offsets_s"]  # sparser to denser: 2:1 is no error
         chart_all += chart
-        parts = []
-        for j, (a0, a1) in ((i - 1, (lo - 15, hi)), (i, (lo, hi + 15))):
-            solo = dataclasses.replace(timeline, tracks=(timeline.tracks[j],))
-            pcm = np.concatenate(list(render_blocks(solo, settings, voice=False)), axis=1)
-            parts.append((max(0.0, a0), pcm[:, round(max(0.0, a0) * sr) : round(a1 * sr)]
-                          .mean(axis=0)))
+        parts = _solo_parts(timeline, settings, i)
         period = float(np.median(np.diff(refs[prev.path])))
         tracked = []
         for t0, y in parts:
