@@ -147,14 +147,15 @@ class LoudnessMeter:
         if chunk.shape[1] == 0:
             return
         weighted, self._zi = signal.sosfilt(self._sos, chunk, axis=1, zi=self._zi)
-        sq = np.concatenate([self._carry, np.square(weighted)], axis=1)
+        squares = np.square(weighted)
+        sq = np.concatenate([self._carry, squares], axis=1)
         whole = sq.shape[1] // self._sub
         if whole:
             blocks = sq[:, : whole * self._sub].reshape(self.channels, whole, self._sub)
             self._energies.append(blocks.sum(axis=2))
         self._carry = sq[:, whole * self._sub :]
         self._update_peaks(chunk)
-        self._update_fine(np.square(weighted).sum(axis=0), chunk)
+        self._update_fine(squares.sum(axis=0), chunk)
 
     def _update_fine(self, weighted_sq: F64, chunk: FloatArray) -> None:
         """Per 10 ms: channel-summed K-weighted energy, and the high-passed peak."""
