@@ -1,16 +1,17 @@
-"""Beatmatching by ear: refine a grid-based alignment with the audio itself.
+"""Beatmatching by ear: check and refine a grid-based alignment with the audio itself.
 
-A beat grid fitted to a whole track has one tempo, but players drift: near the
-end of a song the real tempo can be 1 % off the average and the grid tens of
-milliseconds off the beat, which is exactly where the next track comes in.
-Before a beatmatched overlap is fixed, the mixer listens to both tracks there:
-:func:`local_beat_s` measures each one's beat period where they meet (from the
-autocorrelation of the low-band onset envelope, eight beats apart), and
-:func:`beat_phase_s` tracks each one's beats there at that period (librosa's
-dynamic-programming beat tracker), so the incoming track can be moved until its
-beats fall on the outgoing track's. Where a track's beats are too irregular to
-trust, :func:`refine_offset_s` finds the shift, within a quarter beat, that lines
-the two tracks' kick and bass onsets up best.
+A beat grid fitted to a whole track is exact where the music was made to a click,
+but players drift: near the end of a song the real tempo can be 1 % off the
+average and the grid tens of milliseconds off the beat, which is exactly where
+the next track comes in. Before a beatmatched overlap is fixed, the mixer listens
+to both tracks there: :func:`local_beat_s` checks that each one has an audible
+beat near the period its grid says (from the autocorrelation of the low-band
+onset envelope, eight beats apart), and :func:`beat_phase_s` tracks each one's
+beats there at that period (librosa's dynamic-programming beat tracker), so the
+incoming track can be moved until its beats fall on the outgoing track's. Where a
+track's beats are too irregular to trust, :func:`refine_offset_s` finds the
+shift, within a quarter beat, that lines the two tracks' kick and bass onsets up
+best.
 """
 
 from __future__ import annotations

@@ -297,9 +297,9 @@ def _listen(prev: _Layout, nxt: Track, cue: TransitionCue) -> TransitionCue:
     src_in, src_out = play_range_s(nxt)
     window = 20.0
     n_grid = grid_beat * cue.stretch  # the incoming period the grid implies
-    p_beat = beat_by_ear(prev.track.path, prev.src_out - window, prev.src_out, grid_beat)
-    n_beat = beat_by_ear(nxt.path, src_in, min(src_out, src_in + window), n_grid)
-    if p_beat is None or n_beat is None:
+    heard_out = beat_by_ear(prev.track.path, prev.src_out - window, prev.src_out, grid_beat)
+    heard_in = beat_by_ear(nxt.path, src_in, min(src_out, src_in + window), n_grid)
+    if heard_out is None or heard_in is None:
         # The grids promise a beat the audio does not carry: a plain blend is safer
         # than two drums drifting apart.
         log.info("no audible common beat into %s: crossfade instead", nxt.path)
