@@ -704,6 +704,21 @@ def hard_key_set(per_key: int = 2, *, dev: bool = False) -> list[Item]:
 
 
 
+def mirex_score(tonic: int, mode: str, est_tonic: int, est_mode: str) -> float:
+    """MIREX weighted key score: 1 exact, 0.5 fifth, 0.3 relative, 0.2 parallel."""
+    if est_tonic == tonic and est_mode == mode:
+        return 1.0
+    if est_mode == mode and (est_tonic - tonic) % 12 in (5, 7):
+        return 0.5
+    if est_mode != mode:
+        relative = (tonic + 9) % 12 if mode == "major" else (tonic + 3) % 12
+        if est_tonic == relative:
+            return 0.3
+        if est_tonic == tonic:
+            return 0.2
+    return 0.0
+
+
 def describe(items: list[Item]) -> str:
     """A JSON listing of a set (for debugging the builders)."""
     return json.dumps([asdict(i) for i in items], indent=1)

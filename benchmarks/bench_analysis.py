@@ -49,6 +49,7 @@ from analysis_sets import (
     hard_key_set,
     key_set,
     midi_tempo_set,
+    mirex_score,
     real_tempo_set,
     synthetic_set,
 )
@@ -160,22 +161,11 @@ def tempo_scores(items: list[Item], rows: list[dict[str, Any]]) -> dict[str, flo
 
 
 def mirex(tonic: int, mode: str, key: str) -> float:
-    """MIREX weighted key score: 1 exact, 0.5 fifth, 0.3 relative, 0.2 parallel."""
+    """MIREX weighted key score of a key name such as ``"A minor"`` (see mirex_score)."""
     name, _, est_mode = key.partition(" ")
     if name not in PITCHES:
         return 0.0
-    est = PITCHES.index(name)
-    if est == tonic and est_mode == mode:
-        return 1.0
-    if est_mode == mode and (est - tonic) % 12 in (5, 7):
-        return 0.5
-    if est_mode != mode:
-        relative = (tonic + 9) % 12 if mode == "major" else (tonic + 3) % 12
-        if est == relative:
-            return 0.3
-        if est == tonic:
-            return 0.2
-    return 0.0
+    return mirex_score(tonic, mode, PITCHES.index(name), est_mode)
 
 
 def speed(rows: list[dict[str, Any]]) -> dict[str, float]:

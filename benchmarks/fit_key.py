@@ -35,7 +35,7 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from analysis_sets import Item, hard_key_set, key_set
+from analysis_sets import Item, hard_key_set, key_set, mirex_score
 from segue.analysis import key, spectral
 from segue.analysis.decode import iter_chunks, measurement_rate, source_rate
 
@@ -99,16 +99,8 @@ def fit(x: np.ndarray, y: np.ndarray, lam: float) -> np.ndarray:
 
 def mirex(truth: int, est: int) -> float:
     """MIREX weighted score of key indices (``t`` major, ``12 + t`` minor)."""
-    tt, tm, et, em = truth % 12, truth // 12, est % 12, est // 12
-    if truth == est:
-        return 1.0
-    if tm == em and (et - tt) % 12 in (5, 7):
-        return 0.5
-    if tm != em and et == ((tt + 9) % 12 if tm == 0 else (tt + 3) % 12):
-        return 0.3
-    if tm != em and et == tt:
-        return 0.2
-    return 0.0
+    modes = ("major", "minor")
+    return mirex_score(truth % 12, modes[truth // 12], est % 12, modes[est // 12])
 
 
 def main() -> None:
