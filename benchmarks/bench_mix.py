@@ -100,7 +100,7 @@ def analysed(paths: list[Path]) -> list[Any]:
 def build_set(minutes: float, tracks: list[Any]) -> tuple[Any, Any]:
     """A narrated timeline of about ``minutes``: tracks cycled, planned, spoken."""
     from segue.config import Settings
-    from segue.mixing.timeline import build_timeline
+    from segue.mixing.timeline import build_timeline, decide_handovers
     from segue.models import Listener
     from segue.narration import write_script
     from segue.narration.narrator import TemplateNarrator
@@ -125,14 +125,17 @@ def build_set(minutes: float, tracks: list[Any]) -> tuple[Any, Any]:
         i += 1
     settings = Settings()
     plan = plan_order(chosen)
+    handovers = decide_handovers(plan, settings)
     listener = Listener(name="Alex", liked_artists=("Muldjord",))
-    links = write_script(plan, listener, TemplateNarrator(TemplateStore()), settings)
+    links = write_script(plan, listener, TemplateNarrator(TemplateStore()), settings,
+                         handovers=handovers)
     with Pyttsx3Engine() as engine:
         speeches, _ = speak_links(links, engine, settings, SpeechCache(CACHE / "speech"))
     from segue.mixing.encode import limiter_ceiling_dbfs
 
     ceiling = limiter_ceiling_dbfs(Path("mix.mp3"), settings.ceiling_dbfs)  # as rendered
-    timeline = build_timeline(plan, speeches, settings, ceiling_dbfs=ceiling)
+    timeline = build_timeline(plan, speeches, settings, handovers=handovers,
+                              ceiling_dbfs=ceiling)
     return plan, timeline
 
 
@@ -445,14 +448,14 @@ def charted_joins(settings: Any) -> dict[str, Any]:
     """
     import librosa
 
-    from segue.mixing.timeline import build_timeline, mix_time
+    from segue.mixing.timeline import build_timeline, decide_handovers, mix_time
     from segue.sequencing import plan_order
 
     songs = charted_set()
     tracks = analysed([p for p, _ in songs])
     refs = {str(p): beats for p, beats in songs}
     plan = plan_order(tracks)
-    timeline = build_timeline(plan, [], settings)
+    timeline = build_timeline(plan, [], settings, handovers=decide_handovers(plan, settings))
     sr = timeline.sr
     joins, chart_all, judge_all = [], [], []
     for i, tr in enumerate(timeline.tracks):

@@ -11,16 +11,11 @@ import numpy as np
 import pytest
 
 from segue.config import Settings
-from segue.mixing.cues import plan_transition, post_s
+from segue.mixing.gain import MAX_MAKEUP_DB, track_gain_db
 from segue.mixing.render import render_blocks
-from segue.mixing.timeline import (
-    MAX_MAKEUP_DB,
-    build_segments,
-    build_timeline,
-    mix_time,
-    track_gain_db,
-)
+from segue.mixing.timeline import build_segments, build_timeline, decide_handovers, mix_time
 from segue.models import Link, Plan, Speech, Tags, Track, TrackAnalysis
+from segue.transition.cues import plan_transition, post_s
 from synthetic import SynthSpec, write_track
 
 SETTINGS = Settings()
@@ -133,7 +128,8 @@ def test_rendered_beatmatch_keeps_kicks_together(tmp_path: Path, grid_error_s: f
     drifted = tuple(t + grid_error_s for t in tracks[1].analysis.beat_times_s)
     tracks[1] = dataclasses.replace(
         tracks[1], analysis=dataclasses.replace(tracks[1].analysis, beat_times_s=drifted))
-    tl = build_timeline(Plan(tuple(tracks), (), 0.0), [], SETTINGS)
+    plan = Plan(tuple(tracks), (), 0.0)
+    tl = build_timeline(plan, [], SETTINGS, handovers=decide_handovers(plan, SETTINGS))
     first, second = tl.tracks
     assert second.transition == "beatmatch"
 
@@ -156,7 +152,8 @@ def test_no_audible_common_beat_means_no_beatmatch() -> None:
     # The grids say 120 and 124 BPM, but the files are missing: nothing is heard,
     # so the mixer does not gamble on a beatmatch.
     a, b = known(SynthSpec(bpm=120), "a.flac"), known(SynthSpec(bpm=124), "b.flac")
-    tl = build_timeline(Plan((a, b), (), 0.0), [], SETTINGS)
+    plan = Plan((a, b), (), 0.0)
+    tl = build_timeline(plan, [], SETTINGS, handovers=decide_handovers(plan, SETTINGS))
     assert tl.tracks[1].transition == "crossfade"
     assert tl.tracks[1].stretch == 1.0
 

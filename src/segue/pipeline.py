@@ -24,7 +24,7 @@ from segue.mixing.encode import (
     sidecar,
 )
 from segue.mixing.render import render_blocks
-from segue.mixing.timeline import build_timeline
+from segue.mixing.timeline import build_timeline, decide_handovers
 from segue.models import Listener, Plan, Timeline, Track
 from segue.narration import make_narrator, write_script
 from segue.narration.narrator import Narrator
@@ -149,9 +149,11 @@ def render_set(
         raise InputError("nothing to play: " + ("; ".join(problems) or "no input files"))
 
     plan = plan_order(tracks, listener=listener, settings=settings)
+    handovers = decide_handovers(plan, settings)
     progress("plan", 1, 1)
     narrator = narrator or make_narrator(settings.narrator, settings)
-    links = write_script(plan, listener, narrator, settings, closing=settings.closing_link)
+    links = write_script(plan, listener, narrator, settings, closing=settings.closing_link,
+                         handovers=handovers)
     progress("script", 1, 1)
 
     own_engine = engine is None
@@ -167,7 +169,8 @@ def render_set(
     progress("voice", 1, 1)
 
     ceiling = limiter_ceiling_dbfs(out, settings.ceiling_dbfs)
-    timeline = build_timeline(plan, speeches, settings, ceiling_dbfs=ceiling)
+    timeline = build_timeline(plan, speeches, settings, handovers=handovers,
+                              ceiling_dbfs=ceiling)
     total = round(timeline.duration_s * timeline.sr)
     done = 0
     chapters = (lambda tmp: write_id3_chapters(tmp, timeline)) if out.suffix == ".mp3" else None

@@ -1,7 +1,8 @@
 """Laying a plan and its speech out on the mix clock.
 
-Tracks, in order (see :mod:`segue.mixing.cues` for how each transition is
-chosen):
+A pure function of the decisions made before it (no I/O): each track's
+:class:`~segue.transition.handover.Handover` (see :mod:`segue.transition`) and
+its link's speech. Tracks, in order:
 
 1. Each track plays from its first to its last sound, as one or more
    :class:`~segue.models.Segment` s; the next track starts ``overlap`` seconds
@@ -12,7 +13,7 @@ Links, the talk-up rule:
 2. A link ends at its track's post (``post_margin_s`` before the intro end, or
    before the vocals when they come first) and starts as late as that allows.
 3. When it is longer than the intro, it starts earlier, over the previous
-   track's outro (at most :func:`~segue.mixing.cues.lead_in_s` before the new
+   track's outro (at most the handover's ``lead_in_s`` before the new
    track starts).
 4. When it still does not fit, the new track is held on a bed: its first bar
    (from its first downbeat) repeats, beat-aligned, until the link is over
@@ -28,20 +29,8 @@ import logging
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 from segue.config import Settings
-from segue.mixing.align import beat_phase_s, refine_offset_s
-from segue.mixing.align import local_beat_s as beat_by_ear
-from segue.mixing.cues import (
-    TransitionCue,
-    downbeats_s,
-    lead_in_s,
-    local_beat_s,
-    plan_transition,
-    play_range_s,
-    post_s,
-)
+from segue.mixing.gain import track_gain_db
 from segue.models import (
     Plan,
     Segment,
@@ -50,8 +39,9 @@ from segue.models import (
     TimelineLink,
     TimelineTrack,
     Track,
-    TrackAnalysis,
 )
+from segue.transition.cues import TransitionCue, downbeats_s, local_beat_s, play_range_s
+from segue.transition.handover import Handover, decide_handover
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +50,10 @@ FINAL_FADE_S = 2.0
 OPENING_DELAY_S = 0.3
 VOICE_GAP_S = 0.5
 MAX_BED_REPEATS = 8
+#: Placed tracks a :class:`Layout` keeps (ducking looks at the one before).
+KEEP_PLACED = 2
 #: Loop length when a track has no usable beat grid.
 FALLBACK_BED_S = 2.0
-#: Most make-up gain for the loudness the limiter takes (see track_gain_db).
-MAX_MAKEUP_DB = 4.0
-#: The ear moves a beatmatch off the grids' alignment only by this many beats (see _listen).
-TRUST_EAR_FROM = 1 / 8
-TRUST_EAR_UNTIL = 3 / 8
 
 
 def build_segments(
@@ -162,6 +149,19 @@ class _Layout:
             loop_len_s=self.loop_len, loops=self.loops,
         )  # fmt: skip
 
+    def cut(self, end_s: float) -> None:
+        """End the track at mix time ``end_s`` (a skip): later segments go, the last is trimmed."""
+        kept: list[Segment] = []
+        for seg in self.segments:
+            if seg.mix_start_s >= end_s:
+                break
+            if seg.mix_end_s > end_s:
+                seg = dataclasses.replace(
+                    seg, source_end_s=seg.source_start_s + (end_s - seg.mix_start_s) * seg.rate)
+            kept.append(seg)
+        self.segments = tuple(kept)
+        self.src_out = kept[-1].source_end_s
+
     def hold(self, seconds: float) -> None:
         """Add enough bed repeats to delay the post by at least ``seconds``."""
         rate = self.stretch if self.loop_start < self.stretch_until else 1.0
@@ -181,96 +181,160 @@ class _Layout:
         return self.loops * self.loop_len / rate
 
 
-def track_gain_db(analysis: TrackAnalysis, target_lufs: float, ceiling_dbfs: float) -> float:
-    """Gain (dB) that brings a track to ``target_lufs`` in the mix, the limiter included.
+class Layout:
+    """Places tracks and their links on the mix clock, one track at a time.
 
-    The plain normalisation gain, plus make-up for the loudness the output limiter
-    (at ``ceiling_dbfs``) will take from the track's peaks at that gain, from the
-    analysis' :attr:`~segue.models.TrackAnalysis.limiter_loss_lu`. The make-up ``m``
-    solves ``m = loss(gain + m)`` (more gain, more limiting), at most
-    :data:`MAX_MAKEUP_DB`: a master too dense to get there is left a little quiet
-    rather than crushed.
+    Pure: everything it needs was decided before (each track's handover, each
+    link's speech), so placing does no I/O. A finite render places a whole plan
+    (:func:`build_timeline`); the show engine places each track shortly before it
+    is heard, and may :meth:`cut` the playing track short (a skip) or
+    :meth:`unplace` one not yet heard. Only the last :data:`KEEP_PLACED` tracks are
+    kept, so an endless show lays out in constant memory.
+
+    A placed track's :class:`~segue.models.TimelineTrack` is final only once the
+    next track is placed (that decides its fade-out); until then it carries the
+    set's final fade.
     """
-    gain = target_lufs - analysis.lufs
-    curve = analysis.limiter_loss_lu
-    if not curve:
-        return gain
 
-    def shortfall(makeup: float) -> float:
-        excess = gain + makeup + analysis.true_peak_dbtp - ceiling_dbfs
-        loss = float(np.interp(excess, np.arange(len(curve)), curve)) if excess > 0 else 0.0
-        return loss - makeup
+    def __init__(self, settings: Settings, *, ceiling_dbfs: float | None = None) -> None:
+        self.settings = settings
+        self.ceiling = settings.ceiling_dbfs if ceiling_dbfs is None else ceiling_dbfs
+        self._placed: list[_Layout] = []
+        self._voice_free_at: list[float] = [0.0]
+        self.count = 0
 
-    if shortfall(MAX_MAKEUP_DB) > 0:
-        return gain + MAX_MAKEUP_DB
-    lo, hi = 0.0, MAX_MAKEUP_DB  # shortfall(lo) >= 0 >= shortfall(hi)
-    for _ in range(30):
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if shortfall(mid) > 0 else (lo, mid)
-    return gain + hi
+    @property
+    def end_s(self) -> float:
+        """Where the last placed track ends (0 before the first)."""
+        return self._placed[-1].end_s if self._placed else 0.0
+
+    def last(self) -> TimelineTrack | None:
+        """The last placed track as it stands (with the final fade as its fade-out)."""
+        return _timeline_track(self._placed[-1], None, self.settings) if self._placed else None
+
+    def place(
+        self, track: Track, handover: Handover, speech: Speech | None = None
+    ) -> tuple[TimelineTrack | None, TimelineTrack, TimelineLink | None]:
+        """Place ``track`` after the last one, with the link spoken before it.
+
+        Returns the previous track, now final (``None`` for the first), the new
+        track as it stands, and where its link is heard (``None`` without speech).
+        """
+        prev = self._placed[-1] if self._placed else None
+        cue = handover.cue if prev is not None else None
+        start = prev.end_s - cue.overlap_s if prev is not None and cue is not None else self.end_s
+        gain = track_gain_db(track.analysis, self.settings.target_lufs, self.ceiling)
+        layout = _Layout(track, start, cue, handover.post_source_s, gain)
+        self._placed.append(layout)
+        del self._placed[:-KEEP_PLACED]
+        self.count += 1
+        link = self._place_link(layout, prev, handover, speech)
+        before = _timeline_track(prev, cue, self.settings) if prev is not None else None
+        return before, _timeline_track(layout, None, self.settings), link
+
+    def _place_link(
+        self, layout: _Layout, prev: _Layout | None, handover: Handover, speech: Speech | None
+    ) -> TimelineLink | None:
+        """Put the talk-up on the clock so it ends at the post (see the module docstring)."""
+        free_at = self._voice_free_at[-1]
+        if speech is None:
+            self._voice_free_at.append(free_at)
+            del self._voice_free_at[:-KEEP_PLACED - 1]
+            return None
+        earliest = OPENING_DELAY_S if prev is None else layout.start_s - handover.lead_in_s
+        earliest = max(earliest, free_at)
+        post = mix_time(layout.segments, handover.post_source_s)
+        overflow = earliest + speech.duration_s - post
+        if overflow > 0:
+            layout.hold(overflow)
+            post = mix_time(layout.segments, handover.post_source_s)
+            log.info("track %d held %.1f s on a bed for its link", self.count, layout.bed_s)
+        begin = max(earliest, post - speech.duration_s)
+        end = begin + speech.duration_s
+        if end > post + 0.01:
+            log.warning("link before track %d runs %.1f s past the post", self.count,
+                        end - post)  # fmt: skip
+        self._voice_free_at.append(end + VOICE_GAP_S)
+        del self._voice_free_at[:-KEEP_PLACED - 1]
+        around = [lay for lay in (prev, layout) if lay is not None]
+        duck = duck_depth_db(around, begin, end, self.settings)
+        return _link(speech, begin, post, duck)
+
+    def unplace(self) -> None:
+        """Forget the last placed track (not yet heard), so another can take its place."""
+        if self._placed:
+            self._placed.pop()
+            self._voice_free_at.pop()
+            self.count -= 1
+
+    def cut(self, end_s: float) -> TimelineTrack | None:
+        """End the last placed track at mix time ``end_s`` (a skip); return it as it stands.
+
+        The next track placed starts its handover's overlap before ``end_s``;
+        ``None`` when nothing is placed or ``end_s`` is not inside the track.
+        """
+        if not self._placed:
+            return None
+        layout = self._placed[-1]
+        if not layout.start_s < end_s < layout.end_s:
+            return None
+        layout.cut(end_s)
+        return _timeline_track(layout, None, self.settings)
+
+    def closing(self, speech: Speech) -> TimelineLink:
+        """Place a closing link over the last track's outro."""
+        last = self._placed[-1]
+        a = last.track.analysis
+        outro = mix_time(last.segments, min(max(a.outro_start_s, last.src_in), last.src_out))
+        begin = max(self._voice_free_at[-1],
+                    min(outro, last.end_s - FINAL_FADE_S - speech.duration_s))  # fmt: skip
+        self._voice_free_at[-1] = begin + speech.duration_s + VOICE_GAP_S
+        duck = duck_depth_db([last], begin, begin + speech.duration_s, self.settings)
+        return _link(speech, begin, last.end_s, duck)
+
+
+def decide_handovers(plan: Plan, settings: Settings, *, listen: bool | None = None
+                     ) -> list[Handover]:  # fmt: skip
+    """The handover into every track of ``plan``, in order (see :func:`decide_handover`)."""
+    return [
+        decide_handover(plan.tracks[i - 1] if i else None, track, settings, listen=listen)
+        for i, track in enumerate(plan.tracks)
+    ]
 
 
 def build_timeline(
     plan: Plan, speeches: Sequence[Speech], settings: Settings, *,
-    ceiling_dbfs: float | None = None,
-) -> Timeline:
-    """Place every track and link of ``plan`` on the mix clock.
+    handovers: Sequence[Handover] | None = None, ceiling_dbfs: float | None = None,
+) -> Timeline:  # fmt: skip
+    """Place every track and link of ``plan`` on the mix clock (pure: no I/O).
 
-    ``ceiling_dbfs`` is the output limiter's ceiling (default: the settings'; a file
-    sink lowers it for codec headroom), which decides how much make-up gain each
-    track needs, see :func:`track_gain_db`.
+    ``handovers`` are the decided transitions into each track (default: decided
+    here from the grids alone, without listening; see :func:`decide_handovers`).
+    ``ceiling_dbfs`` is the output limiter's ceiling (default: the settings'; a
+    file sink lowers it for codec headroom), which decides how much make-up gain
+    each track needs, see :func:`~segue.mixing.gain.track_gain_db`.
     """
-    ceiling = settings.ceiling_dbfs if ceiling_dbfs is None else ceiling_dbfs
+    if handovers is None:
+        handovers = decide_handovers(plan, settings, listen=False)
+    layout = Layout(settings, ceiling_dbfs=ceiling_dbfs)
     by_track = {s.link.before_track: s for s in speeches}
-    layouts: list[_Layout] = []
+    tracks: list[TimelineTrack] = []
     links: list[TimelineLink] = []
     placed: list[Speech] = []
-    voice_free_at = 0.0
-    for i, track in enumerate(plan.tracks):
-        cue = plan_transition(plan.tracks[i - 1], track, settings) if i > 0 else None
-        if cue is not None and cue.kind == "beatmatch" and settings.align_by_ear:
-            cue = _listen(layouts[-1], track, cue)
-        start = layouts[-1].end_s - cue.overlap_s if cue else 0.0
-        post_src = post_s(track, settings)
-        layout = _Layout(track, start, cue, post_src,
-                         track_gain_db(track.analysis, settings.target_lufs, ceiling))
-        layouts.append(layout)
+    for i, (track, handover) in enumerate(zip(plan.tracks, handovers, strict=True)):
         speech = by_track.pop(i, None)
-        if speech is None:
-            continue
-        if i == 0:
-            earliest = OPENING_DELAY_S
-        else:
-            earliest = start - lead_in_s(plan.tracks[i - 1], track, settings)
-        earliest = max(earliest, voice_free_at)
-        post = mix_time(layout.segments, post_src)
-        overflow = earliest + speech.duration_s - post
-        if overflow > 0:
-            layout.hold(overflow)
-            post = mix_time(layout.segments, post_src)
-            log.info("track %d held %.1f s on a bed for its link", i + 1, layout.bed_s)
-        begin = max(earliest, post - speech.duration_s)
-        end = begin + speech.duration_s
-        if end > post + 0.01:
-            log.warning("link before track %d runs %.1f s past the post", i + 1, end - post)
-        voice_free_at = end + VOICE_GAP_S
-        placed.append(speech)
-        duck = duck_depth_db(layouts[max(0, i - 1) :], begin, end, settings)
-        links.append(_link(speech, begin, post, duck))
-
+        before, _, link = layout.place(track, handover, speech)
+        if before is not None:
+            tracks.append(before)
+        if link is not None and speech is not None:
+            links.append(link)
+            placed.append(speech)
+    last = layout.last()
+    if last is not None:
+        tracks.append(last)
     for speech in by_track.values():  # a closing link: over the last track's outro
-        last = layouts[-1]
-        outro = mix_time(last.segments, min(max(last.track.analysis.outro_start_s, last.src_in),
-                                            last.src_out))
-        begin = max(voice_free_at, min(outro, last.end_s - FINAL_FADE_S - speech.duration_s))
+        links.append(layout.closing(speech))
         placed.append(speech)
-        duck = duck_depth_db([last], begin, begin + speech.duration_s, settings)
-        links.append(_link(speech, begin, last.end_s, duck))
-
-    tracks = [
-        _timeline_track(layout, layouts[i + 1].cue if i + 1 < len(layouts) else None, settings)
-        for i, layout in enumerate(layouts)
-    ]
     duration = max([t.end_s for t in tracks] + [lk.end_s + settings.duck_up_s for lk in links])
     return Timeline(
         duration_s=round(duration, 3),
@@ -280,76 +344,6 @@ def build_timeline(
         links=tuple(links),
         speech=tuple(placed),
     )
-
-
-def _listen(prev: _Layout, nxt: Track, cue: TransitionCue) -> TransitionCue:
-    """Refine a beatmatch with the audio (see :mod:`segue.mixing.align`).
-
-    Both tracks' beats must be audible where they meet, near the periods their grids
-    say; the stretch is the ratio of the grids' local periods (fitted over hundreds
-    of beats, far more precise than 20 s of listening, which only confirms them),
-    and the incoming track's start is moved by what the ear hears, when it hears the
-    grids clearly off (:data:`TRUST_EAR_FROM` to :data:`TRUST_EAR_UNTIL` of a beat).
-    """
-    grid_beat = local_beat_s(prev.track, prev.src_out)
-    if grid_beat is None:
-        return cue
-    src_in, src_out = play_range_s(nxt)
-    window = 20.0
-    n_grid = grid_beat * cue.stretch  # the incoming period the grid implies
-    heard_out = beat_by_ear(prev.track.path, prev.src_out - window, prev.src_out, grid_beat)
-    heard_in = beat_by_ear(nxt.path, src_in, min(src_out, src_in + window), n_grid)
-    if heard_out is None or heard_in is None:
-        # The grids promise a beat the audio does not carry: a plain blend is safer
-        # than two drums drifting apart.
-        log.info("no audible common beat into %s: crossfade instead", nxt.path)
-        return TransitionCue("crossfade", cue.overlap_s, reason="beats not audible where they meet")
-    stretch = cue.stretch
-    overlap = cue.overlap_s
-    shift = _phase_shift_s(prev, nxt.path, src_in, src_out, overlap=overlap, stretch=stretch,
-                           beat_s=grid_beat, window_s=window)
-    if shift is None:  # a beat too irregular to track: line up the kicks and bass instead
-        shift = refine_offset_s(
-            prev.track.path, prev.src_out, nxt.path, src_in,
-            overlap_s=overlap, stretch=stretch, beat_s=grid_beat,
-        )  # fmt: skip
-    # A grid fitted over the whole track is exact to a few milliseconds where the music
-    # was made to a click; 20 s of listening is noisier. The ear overrules the grid only
-    # when it hears it clearly off (drift), and never near half a beat, where the two
-    # disagree about which pulse is the beat and neither can be trusted.
-    if not TRUST_EAR_FROM * grid_beat <= abs(shift) <= TRUST_EAR_UNTIL * grid_beat:
-        shift = 0.0
-    overlap -= shift
-    log.debug("beatmatch into %s: stretch %.4f, moved %+.0f ms by ear", nxt.path, stretch,
-              shift * 1000)
-    return dataclasses.replace(cue, overlap_s=overlap, stretch_source_s=overlap * stretch)
-
-
-def _phase_shift_s(
-    prev: _Layout, path: str, src_in: float, src_out: float, *, overlap: float, stretch: float,
-    beat_s: float, window_s: float,
-) -> float | None:
-    """How much later the incoming track must start so its beats fall on the outgoing's.
-
-    Each track's beat phase is tracked by ear where they meet: the outgoing track
-    over its last ``window_s`` (at its own speed), the incoming one over its first
-    ``window_s`` of mix time (at ``stretch``). The shift is wrapped into half a beat
-    either way, so the downbeats the grids lined up stay lined up. ``None`` when
-    either phase cannot be trusted.
-    """
-    last = prev.segments[-1]
-    window_s = min(window_s, (last.source_end_s - last.source_start_s) / last.rate)
-    out = beat_phase_s(prev.track.path, prev.src_out - window_s * last.rate, prev.src_out,
-                       rate=last.rate, beat_s=beat_s)
-    inc = beat_phase_s(path, src_in, min(src_out, src_in + window_s * stretch), rate=stretch,
-                       beat_s=beat_s)
-    if out is None or inc is None:
-        return None
-    # Outgoing beats at E - window + out + k*beat (E: where it ends in the mix);
-    # incoming ones at E - overlap + shift + inc + k*beat.
-    shift = (overlap - window_s + out[0] - inc[0]) % beat_s
-    return shift - beat_s if shift > beat_s / 2 else shift
-
 
 def music_level_lufs(layouts: Sequence[_Layout], begin_s: float, end_s: float,
                      settings: Settings) -> float | None:

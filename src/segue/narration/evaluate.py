@@ -50,7 +50,6 @@ from typing import Any
 from segue.config import Settings
 from segue.errors import InputError, NarrationError, SegueError
 from segue.listener import listener_from_dict
-from segue.mixing.cues import WORDS_PER_SECOND
 from segue.models import Listener
 from segue.narration.context import facts_from_mapping
 from segue.narration.guards import (
@@ -68,6 +67,7 @@ from segue.narration.narrator import Line, LinkRequest, Narrator
 from segue.narration.script import Gap, narrate_gaps
 from segue.narration.templates import TemplateStore
 from segue.narration.text import mentions, word_count
+from segue.transition.cues import WORDS_PER_SECOND
 
 if sys.version_info >= (3, 11):
     import tomllib

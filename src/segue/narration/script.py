@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from segue.config import Settings
 from segue.errors import NarrationError
-from segue.mixing.cues import WORDS_PER_SECOND, play_range_s, talk_window_s
 from segue.models import Delivery, Link, LinkKind, Listener, Plan
 from segue.narration.context import build_context, track_facts
 from segue.narration.guards import known_names, line_opener, readable_opener
 from segue.narration.narrator import Line, LinkRequest, Narrator
 from segue.narration.templates import TemplateStore
 from segue.narration.text import mentions, word_count
+from segue.transition.cues import WORDS_PER_SECOND, play_range_s
+from segue.transition.handover import Handover, decide_handover
 
 log = logging.getLogger(__name__)
 
@@ -81,17 +82,26 @@ def closing_window_s(plan: Plan) -> float:
     return round(max(0.0, end - max(last.analysis.outro_start_s, 0.0) - 1.0), 2)
 
 
-def plan_gaps(plan: Plan, settings: Settings, *, closing: bool = False) -> list[Gap]:
-    """The gaps of ``plan`` with their windows; a closing gap too when ``closing``."""
+def plan_gaps(
+    plan: Plan, settings: Settings, *, closing: bool = False,
+    handovers: Sequence[Handover] | None = None,
+) -> list[Gap]:  # fmt: skip
+    """The gaps of ``plan`` with their windows; a closing gap too when ``closing``.
+
+    Each window is the one the layout will give the link: from ``handovers``, the
+    decided transition into each track (default: decided from the grids alone).
+    """
     facts = [track_facts(t) for t in plan.tracks]
+    if handovers is None:
+        handovers = [decide_handover(plan.tracks[i - 1] if i else None, t, settings, listen=False)
+                     for i, t in enumerate(plan.tracks)]  # fmt: skip
     gaps: list[Gap] = []
-    for pos, track in enumerate(plan.tracks):
-        prev = plan.tracks[pos - 1] if pos > 0 else None
+    for pos, handover in enumerate(handovers):
         gaps.append(Gap(
             before_track=pos, kind="opening" if pos == 0 else "link",
             prev=facts[pos - 1] if pos > 0 else None, next=facts[pos],
             reason=plan.transitions[pos - 1].reason if pos > 0 else "",
-            window_s=talk_window_s(prev, track, settings),
+            window_s=handover.window_s,
         ))  # fmt: skip
     if closing and plan.tracks:
         gaps.append(Gap(before_track=len(plan.tracks), kind="closing", prev=facts[-1],
@@ -203,17 +213,19 @@ def write_script(
     settings: Settings,
     *,
     closing: bool = False,
+    handovers: Sequence[Handover] | None = None,
 ) -> list[Link]:
     """Write the opening and one link before every later track of ``plan``.
 
     With ``closing``, also a closing line after the last track (its
-    ``before_track`` is the number of tracks). Returns no links when the
-    listener's talk level is ``off``. A link whose template fails is dropped
-    with a warning naming the template; the set still plays.
+    ``before_track`` is the number of tracks). ``handovers`` give each link's
+    window (see :func:`plan_gaps`). Returns no links when the listener's talk
+    level is ``off``. A link whose template fails is dropped with a warning
+    naming the template; the set still plays.
     """
     if listener.talk_level == "off" or not plan.tracks:
         return []
-    gaps = plan_gaps(plan, settings, closing=closing)
+    gaps = plan_gaps(plan, settings, closing=closing, handovers=handovers)
     windows = {g.before_track: g.window_s for g in gaps}
     links: list[Link] = []
     for req, line in narrate_gaps(gaps, listener, narrator, store_of(narrator)):

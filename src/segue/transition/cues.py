@@ -1,7 +1,7 @@
 """Where transitions and talk-overs go, decided from two tracks' cue points.
 
-Both the script stage (to know how many words fit) and the timeline use these
-functions, so the words written and the time given to them always agree.
+The transition stage: both the script stage (to know how many words fit) and the
+layout read its decisions, so the words written and the time given to them agree.
 
 Transition rules (:func:`plan_transition`), in order:
 
@@ -205,27 +205,3 @@ def _beatmatch(
         stretch_source_s=overlap * stretch,
         reason=f"beatmatched, {abs(stretch - 1) * 100:.1f}% stretch during the mix",
     )
-
-
-def crossfade_s(prev: Track, nxt: Track, settings: Settings) -> float:
-    """Overlap between ``prev`` and ``nxt`` in seconds (see :func:`plan_transition`)."""
-    return plan_transition(prev, nxt, settings).overlap_s
-
-
-def lead_in_s(prev: Track, nxt: Track, settings: Settings, *, max_lead_s: float = 6.0) -> float:
-    """How long before ``nxt`` starts a talk-up may begin over ``prev``'s outro.
-
-    Only the part of the outro before the overlap counts, at most ``max_lead_s``.
-    """
-    _, p_end = play_range_s(prev)
-    before_overlap = p_end - crossfade_s(prev, nxt, settings) - prev.analysis.outro_start_s
-    return max(0.0, min(max_lead_s, before_overlap))
-
-
-def talk_window_s(prev: Track | None, nxt: Track, settings: Settings) -> float:
-    """Seconds available for a talk-up that ends at ``nxt``'s post.
-
-    The intro of ``nxt`` up to its post, plus the lead-in over ``prev``'s outro.
-    """
-    lead = lead_in_s(prev, nxt, settings) if prev is not None else 0.0
-    return round(lead + intro_window_s(nxt, settings), 2)
