@@ -19,7 +19,7 @@ from segue.analysis.loudness import HIGH_PASS_HZ
 from segue.config import Settings
 from segue.mixing.dsp import PeakLimiter, duck_gain_db, fade_in_gain, fade_out_gain
 from segue.mixing.source import SegmentReader
-from segue.models import FloatArray, Timeline, TimelineTrack
+from segue.models import FloatArray, Timeline, TimelineLink, TimelineTrack
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,110 @@ JOIN_RAMP_S = 0.005
 #: meter models the limiter on the same filtered signal.
 
 
+class Renderer:
+    """The mix clock, rendered block by block from tracks and links put on it as the show goes.
+
+    The show engine :meth:`put_track` s each track shortly before it is heard (and
+    again when its fade-out is decided, or when a skip cuts it short) and
+    :meth:`put_link` s each link with its speech; :meth:`render` then mixes the next
+    samples. A track or link whose end has been rendered is dropped with its
+    decoders, so memory is what sounds now, however long the show runs.
+
+    Parameters
+    ----------
+    settings : levels (ducking, ceiling).
+    sr : sample rate of the mix.
+    voice : ``False`` renders without speech and without ducking.
+    music : ``False`` renders the speech alone.
+    ceiling_dbfs : true-peak ceiling of the limiter (default: the settings').
+    """
+
+    def __init__(
+        self, settings: Settings, *, sr: int, voice: bool = True, music: bool = True,
+        ceiling_dbfs: float | None = None,
+    ) -> None:  # fmt: skip
+        self.settings = settings
+        self.sr = sr
+        self.voice = voice
+        self.music = music
+        ceiling = settings.ceiling_dbfs if ceiling_dbfs is None else ceiling_dbfs
+        self.limiter = PeakLimiter(ceiling_dbfs=ceiling, sr=sr)
+        #: Samples mixed so far (the limiter hands them out :attr:`PeakLimiter.delay` later).
+        self.position = 0
+        self._tracks: dict[int, TimelineTrack] = {}
+        self._links: dict[int, tuple[TimelineLink, FloatArray]] = {}
+        self._readers: dict[tuple[int, int], SegmentReader] = {}
+        self._filters: dict[int, FloatArray] = {}
+        self._join = max(1, round(JOIN_RAMP_S * sr))
+        self._high_pass = butter(2, HIGH_PASS_HZ, btype="highpass", fs=sr, output="sos")
+
+    def put_track(self, key: int, track: TimelineTrack) -> None:
+        """Add track ``key``, or replace it (a decided fade-out, a cut); its decoders stay."""
+        self._tracks[key] = track
+
+    def remove_track(self, key: int) -> None:
+        """Take back track ``key`` (not yet heard), closing any decoder it opened."""
+        self._tracks.pop(key, None)
+        self._filters.pop(key, None)
+        for rk in [rk for rk in self._readers if rk[0] == key]:
+            self._readers.pop(rk).close()
+
+    def put_link(self, key: int, link: TimelineLink, samples: FloatArray) -> None:
+        """Add the speech of link ``key`` at ``link.start_s`` (ducking the music under it)."""
+        if self.voice:
+            self._links[key] = (link, samples)
+
+    def remove_link(self, key: int) -> None:
+        """Take back link ``key`` (not yet heard)."""
+        self._links.pop(key, None)
+
+    def render(self, n: int) -> FloatArray:
+        """Mix the next ``n`` samples; return the limited output that is ready (may be shorter)."""
+        b0, sr = self.position, self.sr
+        bus = np.zeros((2, n), dtype=np.float32)
+        if self.music:
+            for key, tr in list(self._tracks.items()):
+                _mix_track(bus, tr, key, b0, sr, self._readers, self._join, self._high_pass,
+                           self._filters)  # fmt: skip
+        self._duck_and_speak(bus, b0)
+        self.position += n
+        self._drop_finished()
+        return self.limiter.process(bus)
+
+    def _duck_and_speak(self, bus: FloatArray, b0: int) -> None:
+        s, sr, n = self.settings, self.sr, bus.shape[1]
+        lo_s, hi_s = b0 / sr, (b0 + n) / sr
+        near = [(lk.start_s, lk.end_s, lk.duck_db) for lk, _ in self._links.values()
+                if lk.start_s - s.duck_down_s < hi_s and lk.end_s + s.duck_up_s > lo_s]
+        if near:
+            times = (b0 + np.arange(n)) / sr
+            gain_db = duck_gain_db(times, near, down_s=s.duck_down_s, up_s=s.duck_up_s)
+            bus *= (10 ** (gain_db / 20)).astype(np.float32)
+        for link, samples in self._links.values():
+            v0 = round(link.start_s * sr)
+            lo, hi = max(b0, v0), min(b0 + n, v0 + len(samples))
+            if lo < hi:
+                bus[:, lo - b0 : hi - b0] += samples[lo - v0 : hi - v0][None, :]
+
+    def _drop_finished(self) -> None:
+        now_s = self.position / self.sr
+        for key in [k for k, tr in self._tracks.items() if tr.end_s < now_s]:
+            self.remove_track(key)
+        tail = self.settings.duck_up_s
+        for key in [k for k, (lk, _) in self._links.items() if lk.end_s + tail < now_s]:
+            del self._links[key]
+
+    def flush(self) -> FloatArray:
+        """The output the limiter still holds back (call once, at the end)."""
+        return self.limiter.flush()
+
+    def close(self) -> None:
+        """Stop every decoder."""
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
+
+
 def render_blocks(
     timeline: Timeline,
     settings: Settings,
@@ -40,7 +144,7 @@ def render_blocks(
     music: bool = True,
     ceiling_dbfs: float | None = None,
 ) -> Iterator[FloatArray]:
-    """Yield the mix as float32 blocks of shape ``(2, n)``, in order.
+    """Yield a whole timeline as float32 blocks of shape ``(2, n)``, in order.
 
     Parameters
     ----------
@@ -54,45 +158,22 @@ def render_blocks(
     sr = timeline.sr
     total = round(timeline.duration_s * sr)
     block = max(1, round(block_s * sr))
-    ceiling = settings.ceiling_dbfs if ceiling_dbfs is None else ceiling_dbfs
-    limiter = PeakLimiter(ceiling_dbfs=ceiling, sr=sr)
-    readers: dict[tuple[int, int], SegmentReader] = {}
-    windows = [(lk.start_s, lk.end_s, lk.duck_db) for lk in timeline.links] if voice else []
-    speech = [
-        (round(lk.start_s * sr), s.samples)
-        for lk, s in zip(timeline.links, timeline.speech, strict=True)
-    ] if voice else []  # fmt: skip
-    join = max(1, round(JOIN_RAMP_S * sr))
-    high_pass = butter(2, HIGH_PASS_HZ, btype="highpass", fs=sr, output="sos")
-    filters: dict[int, FloatArray] = {}
+    renderer = Renderer(settings, sr=sr, voice=voice, music=music, ceiling_dbfs=ceiling_dbfs)
+    for key, tr in enumerate(timeline.tracks):
+        renderer.put_track(key, tr)
+    if voice:
+        for key, (lk, sp) in enumerate(zip(timeline.links, timeline.speech, strict=True)):
+            renderer.put_link(key, lk, sp.samples)
     try:
         for b0 in range(0, total, block):
-            n = min(block, total - b0)
-            bus = np.zeros((2, n), dtype=np.float32)
-            if music:
-                for idx, tr in enumerate(timeline.tracks):
-                    _mix_track(bus, tr, idx, b0, sr, readers, join, high_pass, filters)
-            lo_s, hi_s = b0 / sr, (b0 + n) / sr
-            near = [w for w in windows if w[0] - settings.duck_down_s < hi_s
-                    and w[1] + settings.duck_up_s > lo_s]
-            if near:
-                times = (b0 + np.arange(n)) / sr
-                gain_db = duck_gain_db(times, near, down_s=settings.duck_down_s,
-                                       up_s=settings.duck_up_s)
-                bus *= (10 ** (gain_db / 20)).astype(np.float32)
-            for v0, samples in speech:
-                lo, hi = max(b0, v0), min(b0 + n, v0 + len(samples))
-                if lo < hi:
-                    bus[:, lo - b0 : hi - b0] += samples[lo - v0 : hi - v0][None, :]
-            out = limiter.process(bus)
+            out = renderer.render(min(block, total - b0))
             if out.shape[1]:
                 yield out
-        tail = limiter.flush()
+        tail = renderer.flush()
         if tail.shape[1]:
             yield tail
     finally:
-        for reader in readers.values():
-            reader.close()
+        renderer.close()
 
 
 def _mix_track(
