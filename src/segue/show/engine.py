@@ -103,6 +103,7 @@ class _Placed:
     key: int
     link_key: int | None
     ready: Ready
+    ended: str | None = None
 
     @property
     def id(self) -> str:
@@ -548,9 +549,10 @@ class Show:
                        ) -> None:  # fmt: skip
         """A placed track changed (its fade-out was decided, or it was cut)."""
         entry.placed = placed
+        entry.ended = ended or entry.ended
         self.renderer.put_track(entry.key, placed)
         self.log.track(LoggedTrack(entry.id, entry.step.track, entry.step.transition, placed,
-                                   ended=ended))  # fmt: skip
+                                   ended=entry.ended))  # fmt: skip
 
     def _attach_late(self) -> None:
         """A live link that was not ready when its track was placed: add it if it still fits."""

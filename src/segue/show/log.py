@@ -54,13 +54,14 @@ class ShowLog:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def track(self, entry: LoggedTrack) -> None:
-        """Log a track, or update the entry for the same show position."""
+        """Log a track, or update its entry (same track, same start) among the last few."""
         with self._lock:
-            if self.tracks and self.tracks[-1].placed.start_s == entry.placed.start_s \
-                    and self.tracks[-1].id == entry.id:  # fmt: skip
-                self.tracks[-1] = entry
-            else:
-                self.tracks.append(entry)
+            for k in range(len(self.tracks) - 1, max(-1, len(self.tracks) - 4), -1):
+                old = self.tracks[k]
+                if old.id == entry.id and old.placed.start_s == entry.placed.start_s:
+                    self.tracks[k] = entry
+                    return
+            self.tracks.append(entry)
 
     def forget(self, id_: str, position: int) -> None:
         """Take back the last track (not heard after all: a skip came first) and its link."""
