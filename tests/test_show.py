@@ -13,37 +13,19 @@ import pytest
 
 from segue.config import Settings
 from segue.library import Library, track_id
-from segue.models import Link, Listener, Tags, Track, TrackAnalysis
+from segue.models import Link, Listener, Track
 from segue.narration.script import Gap
 from segue.sequencing import plan_order
 from segue.show.engine import PLACE_AHEAD_S, Show
 from segue.show.model import Reaction, ShowEvent
 from segue.show.words import Draft
-from synthetic import SynthSpec, write_track
+from synthetic import SynthSpec, known_track
 
 pytestmark = pytest.mark.slow
 
 #: Grid only: the ear's listening is tested in test_timeline; here it only costs time.
 SETTINGS = Settings(align_by_ear=False)
 QUIET = Listener(talk_level="off")
-
-
-def known_track(path: Path, spec: SynthSpec, *, title: str, artist: str, energy: float,
-                genre: str | None = None) -> Track:
-    """A synthetic track written to ``path``, with its analysis known by construction."""
-    write_track(path, spec, title=title, artist=artist)
-    beat = 60.0 / spec.bpm
-    n = int(spec.duration_s / beat)
-    analysis = TrackAnalysis(
-        duration_s=spec.duration_s, bpm=spec.bpm, bpm_confidence=0.9,
-        beat_times_s=tuple(i * beat for i in range(n)),
-        downbeat_times_s=tuple(i * beat for i in range(0, n, 4)),
-        key="A minor", camelot="8A", key_confidence=0.9, lufs=-14.0, peak_dbfs=-3.0,
-        true_peak_dbtp=-3.0, energy=energy, first_sound_s=0.0, last_sound_s=spec.duration_s,
-        intro_end_s=spec.intro_end_s, outro_start_s=spec.outro_start_s,
-    )  # fmt: skip
-    return Track(path=str(path), tags=Tags(title=title, artist=artist, genre=genre),
-                 analysis=analysis)
 
 
 @pytest.fixture(scope="module")
