@@ -113,6 +113,9 @@ class _LineHandler(logging.Handler):
         self.verbose = verbose
 
     def emit(self, record: logging.LogRecord) -> None:
+        # A library's Python warning says nothing about the user's input: details only.
+        if record.name == "py.warnings" and not self.verbose:
+            return
         try:
             text = _line(record.getMessage())
             if record.levelno >= logging.WARNING:
@@ -243,6 +246,7 @@ def main(
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         handlers=[_LineHandler(verbose)], force=True)  # fmt: skip
+    logging.captureWarnings(True)  # multi-line warnings.warn output becomes one record
     # A polite kill (SIGTERM) unwinds like Ctrl-C, so partial outputs are removed.
     signal.signal(signal.SIGTERM, _terminate)
     # numba and librosa are chatty at DEBUG; keep our own details only.
