@@ -2,7 +2,7 @@
 
 Usage (from the repository root; ``make bench`` runs the quick settings)::
 
-    .venv/bin/python benchmarks/run_all.py                 # quick settings, a few minutes
+    .venv/bin/python benchmarks/run_all.py                 # quick settings, about 20 minutes
     .venv/bin/python benchmarks/run_all.py --full          # the settings of the README's figures
     .venv/bin/python benchmarks/run_all.py --only mix,sequencing
 
