@@ -58,5 +58,7 @@ BENCH_ARGS ?=
 bench: setup-bench
 	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
 
+# Back to a fresh clone, but for benchmarks/results/ (measurements worth keeping).
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache tests/.cache src/*.egg-info
+	find src tests benchmarks -name __pycache__ -prune -exec rm -rf {} +
