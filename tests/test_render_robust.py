@@ -87,7 +87,7 @@ def test_output_folder_that_cannot_exist_is_refused_before_work(tmp_path: Path) 
     proc = subprocess.run([sys.executable, "-m", "segue", "render", str(track), "-o",
                            str(blocker / "mix.mp3")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "cannot create folder" in proc.stderr and "mix.mp3" in proc.stderr
+    assert f"{blocker} is a file, not a folder" in proc.stderr and "mix.mp3" in proc.stderr
 
 
 def test_settings_reject_a_bad_environment_value() -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from segue.cli import app, err, fail, skipped
+from segue.cli import app, err, fail, progress_bar, skipped, warn
 from segue.errors import SegueError
 
 #: The JSON fields of one file, in order (the published contract; add, never remove).
@@ -65,9 +65,12 @@ def _mmss(seconds: float | None) -> str:
 
 @app.command()
 def analyze(
-    paths: Annotated[list[Path], typer.Argument(help="Audio files or folders.")],
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel workers (0: one per core).")]
-    = 0,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Audio files or folders.", readable=False)
+    ],
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=0, help="Parallel workers (0: one per core).")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")] = False,
     executor: Annotated[
         str, typer.Option("--executor", help="local, dask (local cluster) or dask://HOST:PORT.")
@@ -84,18 +87,20 @@ def analyze(
     except SegueError as exc:
         raise fail(str(exc)) from exc
     files, problems = collect_inputs(paths)
+    if not files:  # one line names every culprit
+        raise fail("nothing to analyse: " + ("; ".join(problems) or "no input files"))
     for problem in problems:
         skipped(problem)
-    if not files:
-        raise fail("nothing to analyse: " + ("; ".join(problems) or "no input files"))
-    try:
-        cache = None if no_cache else open_default_cache()
-    except SegueError as exc:
-        raise fail(str(exc)) from exc
+    cache = None
+    if not no_cache:
+        try:
+            cache = open_default_cache()
+        except SegueError as exc:  # an unusable cache slows analysis down, nothing more
+            warn(f"analysing without a cache: {exc}")
 
-    with Progress(
+    with progress_bar(
         TextColumn("Analysing"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.description}"), TimeRemainingColumn(), console=err, transient=True,
+        TextColumn("{task.description}"), TimeRemainingColumn(),
     ) as bar:  # fmt: skip
         task = bar.add_task("", total=len(files))
 
