@@ -28,7 +28,7 @@ from segue.narration.evaluate import (
 )
 from segue.narration.narrator import TemplateNarrator
 from segue.narration.templates import TemplateStore, default_prompts_dir
-from test_narration import make_plan
+from test_narration import EVERY, make_plan
 
 runner = CliRunner()
 PROMPTS = default_prompts_dir()
@@ -86,7 +86,7 @@ def test_a_short_intro_makes_a_standalone_link_with_its_own_budget() -> None:
     plan = dataclasses.replace(plan, tracks=(
         plan.tracks[0], dataclasses.replace(plan.tracks[1], analysis=no_outro),
         dataclasses.replace(plan.tracks[2], analysis=no_intro)))
-    links = write_script(plan, Listener(), TemplateNarrator(TemplateStore()), Settings())
+    links = write_script(plan, Listener(), TemplateNarrator(TemplateStore()), EVERY)
     assert [lk.delivery for lk in links] == ["talkover", "talkover", "standalone"]
     assert links[2].template == "link.standalone" and links[2].word_budget == 14
     assert "Title 2" in links[2].text
@@ -100,7 +100,7 @@ def test_an_unknown_variable_in_a_block_names_the_template_and_the_variable(
         "{% block prompt %}Write about {{ nxt.title }}{% endblock %}\n")
     store = TemplateStore(tmp_path)
     assert store.render("link", {"next": {"title": "X"}}) == "Hi X"
-    with pytest.raises(NarrationError, match=r"'link' \(.*link\.j2\): 'nxt' is undefined"):
+    with pytest.raises(NarrationError, match=r"'link' \(.*link\.j2, line 2\): 'nxt' is undefined"):
         store.render_all("link", {"next": {"title": "X"}})
 
 
@@ -109,11 +109,11 @@ def test_a_running_narrator_picks_up_an_edited_template_without_restart(tmp_path
     store = TemplateStore(tmp_path / "p")
     narrator = TemplateNarrator(store)  # one narrator, as a server would keep it
     plan = make_plan(2)
-    before = write_script(plan, Listener(talk_level="brief"), narrator, Settings())
+    before = write_script(plan, Listener(talk_level="brief"), narrator, EVERY)
     path = tmp_path / "p" / "link.brief.j2"
     path.write_text("{% block line %}Edited: {{ next.title }}.{% endblock %}\n")
     os.utime(path, (1, 1))
-    after = write_script(plan, Listener(talk_level="brief"), narrator, Settings())
+    after = write_script(plan, Listener(talk_level="brief"), narrator, EVERY)
     assert before[1].text != after[1].text and after[1].text == "Edited: Title 1."
 
 
@@ -212,7 +212,7 @@ def test_markdown_report_marks_the_better_side() -> None:
     store = TemplateStore()
     case = load_cases(default_cases_dir(store), ["metal-night"])
     a = evaluate(case, TemplateNarrator(store), store, Settings(), template="link")
-    b = evaluate(case, TemplateNarrator(store, seed=3), store, Settings(), template="link.brief")
+    b = evaluate(case, TemplateNarrator(store, seed=3), store, Settings(), template="link.chatty")
     text = markdown_report([a, b])
     assert "| budget_fit |" in text and "## Lines" in text
 

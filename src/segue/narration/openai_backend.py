@@ -2,9 +2,14 @@
 
 The server and key come from ``--llm-base-url`` / ``SEGUE_LLM_BASE_URL`` or the
 standard ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``; a self-hosted server given by
-URL needs no key. Each request has a timeout; rate limits (429), server errors
-(5xx), timeouts and lost connections are retried with exponential backoff
-(honouring ``Retry-After``) until the retries or the line's deadline run out.
+URL needs no key. Every request goes through the server's circuit breaker
+(:mod:`segue.circuit`, named ``llm:openai@URL``): it is asked before every
+attempt, retries included, and told of every success, error and timeout, so a
+dead server is not asked again for a cool-down. Each request has a timeout; a
+request that timed out is not retried for the same line (the server is slow or
+dead, asking again only doubles the wait); rate limits (429), server errors
+(5xx) and lost connections are retried with exponential backoff (honouring
+``Retry-After``) until the retries or the line's deadline run out.
 Only the rendered template is sent: the template decides which facts leave the
 machine (never file paths).
 """
@@ -18,6 +23,7 @@ from typing import Any
 
 import openai
 
+from segue.circuit import CircuitBreaker, breaker
 from segue.errors import NarrationError
 from segue.narration.narrator import Generation
 from segue.narration.templates import RenderedPrompt
@@ -61,6 +67,12 @@ class OpenAIGenerator:
         self._client = openai.OpenAI(
             base_url=base_url or None, api_key=api_key, timeout=timeout_s, max_retries=0
         )
+        self._breaker = breaker(f"llm:openai@{base_url}" if base_url else "llm:openai")
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit breaker of this server (process-wide, by URL)."""
+        return self._breaker
 
     @property
     def model(self) -> str:
@@ -93,7 +105,10 @@ class OpenAIGenerator:
             remaining = deadline - time.monotonic()
             if remaining <= 0.05:
                 raise NarrationError(f"deadline missed ({last})")
+            if not self._breaker.allow():
+                raise NarrationError(self._breaker.open_reason())
             wait_s = self.backoff_s * 2**attempt
+            asked = time.monotonic()
             try:
                 response = self._client.chat.completions.create(
                     model=self._model,
@@ -104,8 +119,11 @@ class OpenAIGenerator:
                     n=1,
                     timeout=min(self.timeout_s, remaining),
                 )
-            except openai.APITimeoutError:
-                last = f"timeout after {min(self.timeout_s, remaining):.1f} s"
+            except openai.APITimeoutError as exc:
+                waited = time.monotonic() - asked
+                last = f"timeout after {waited:.1f} s"
+                self._breaker.failure(last, waited_s=waited)
+                raise NarrationError(last) from exc  # never retried: it would double the wait
             except openai.RateLimitError as exc:
                 last = "rate limited (429)"
                 wait_s = max(wait_s, _retry_after_s(exc.response.headers))
@@ -114,13 +132,17 @@ class OpenAIGenerator:
             except openai.APIConnectionError:
                 last = f"cannot connect to {self._where()}"
             except openai.APIStatusError as exc:
-                raise NarrationError(
-                    f"{self._where()} refused the request ({exc.status_code}): {_brief(exc)}"
-                ) from exc
+                why = f"{self._where()} refused the request ({exc.status_code}): {_brief(exc)}"
+                self._breaker.failure(why, waited_s=time.monotonic() - asked)
+                raise NarrationError(why) from exc
             except (openai.APIResponseValidationError, ValueError) as exc:
-                raise NarrationError(f"malformed response from {self._where()}") from exc
+                why = f"malformed response from {self._where()}"
+                self._breaker.failure(why, waited_s=time.monotonic() - asked)
+                raise NarrationError(why) from exc
             else:
+                self._breaker.success()
                 return _parse(response)
+            self._breaker.failure(last, waited_s=time.monotonic() - asked)
             if attempt == self.retries:
                 break
             remaining = deadline - time.monotonic()
