@@ -31,6 +31,7 @@ import sys
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -191,6 +192,11 @@ class Composed:
     structure_key: str
 
     @property
+    def opener(self) -> str:
+        """The line's opener, from its first phrasing (names masked)."""
+        return phrasing_opener(self.phrasings[0]) if self.phrasings else ""
+
+    @property
     def informative(self) -> bool:
         """Whether the line carries a fact, a change as heard or a plain reason."""
         return any(p.split(".")[0] in INFORMATIVE for p in self.parts)
@@ -225,10 +231,16 @@ class PartRequest:
     seed: str = "0"
 
 
-def _opener(text: str, names: Sequence[str]) -> str:
+@cache
+def phrasing_opener(phrasing: str) -> str:
+    """The opener (:func:`~segue.narration.guards.line_opener`) a phrasing gives any line.
+
+    Slots are names, so they open alike whatever fills them: ``"{prev_artist}
+    there"`` opens ``"⁣ there"`` for every artist.
+    """
     from segue.narration.guards import line_opener
 
-    return line_opener(text, names)
+    return line_opener(_SLOT.sub("Name", phrasing), ["Name"])
 
 
 def _options(book: PartBook, token: str, req: PartRequest) -> list[tuple[str, str, str]]:
@@ -267,7 +279,7 @@ def _fill_structure(
 
         def age(o: tuple[str, str, str], first: bool = i == 0) -> tuple[int, ...]:
             used = _rank(memory, o[1], memory.phrasings)
-            opened = _rank(memory, _opener(o[2], req.names), memory.openers) if first else -1
+            opened = _rank(memory, phrasing_opener(o[1]), memory.openers) if first else -1
             return (max(used, opened), used)
 
         chosen.append(min(options, key=age))
@@ -294,7 +306,7 @@ def compose(
         # A structure whose first part can open with words not heard lately comes first.
         if not tokens:
             return (-1, -1)
-        openers = [memory.openers.get(_opener(o[2], req.names), -1)
+        openers = [memory.openers.get(phrasing_opener(o[1]), -1)
                    for o in _options(book, tokens[0], req)]  # fmt: skip
         return (min(openers, default=memory.count + 1), memory.structures.get(" ".join(tokens), -1))
 

@@ -362,26 +362,43 @@ def invented_name(c: LineCheck) -> str | None:
     return f"names someone not in the context ({found[0]!r})" if found else None
 
 
-def _years(c: LineCheck) -> set[int]:
-    return {int(f["year"]) for f in (c.facts("prev"), c.facts("next")) if f.get("year")}
+def _years_for(c: LineCheck, sentence: str) -> set[int]:
+    """The years a sentence may say: the next track's when it is about it, else either's."""
+    prev_year, next_year = c.facts("prev").get("year"), c.facts("next").get("year")
+    about_next = any(mentions(sentence, n) for n in c.next_names)
+    looking_back = _BACK_REFERENCE.search(mask_names(sentence, c.names)) is not None
+    if about_next and not looking_back:
+        wanted = [next_year]
+    elif looking_back and not about_next:
+        wanted = [prev_year]
+    else:
+        wanted = [prev_year, next_year]
+    return {int(y) for y in wanted if y}
 
 
-def ungrounded_year(c: LineCheck) -> str | None:
-    """A year or decade that is not a track's year in the facts."""
-    years = _years(c)
-    for m in _YEAR.finditer(c.masked):
+def _year_problem(sentence: str, masked: str, years: set[int]) -> str | None:
+    for m in _YEAR.finditer(masked):
         if int(m.group(1)) not in years:
             return f"a year not in the facts ({m.group(1)})"
     decades = {(y // 10) % 10 for y in years if y < 2000}
-    folded = fold(c.masked)
+    folded = fold(masked)
     for word, digit in _DECADE_WORDS.items():
         if _phrase_in(word, folded) and digit not in decades:
             return f"a decade not in the facts ({word})"
-    for m in _DECADE_DIGITS.finditer(c.masked):
+    for m in _DECADE_DIGITS.finditer(masked):
         digit = int(m.group(2) or m.group(3))
-        century = m.group(1)
-        if century == "20" or digit not in decades:
+        if m.group(1) == "20" or digit not in decades:
             return f"a decade not in the facts ({m.group(0)})"
+    return None
+
+
+def ungrounded_year(c: LineCheck) -> str | None:
+    """A year or decade that is not the year of the track the sentence is about."""
+    for sentence in sentences(c.text):
+        found = _year_problem(sentence, mask_names(sentence, [*c.names, *c.next_names]),
+                              _years_for(c, sentence))  # fmt: skip
+        if found:
+            return found
     return None
 
 
@@ -475,12 +492,28 @@ def obeyed_injection(c: LineCheck) -> str | None:
     return f"follows an instruction in a tag ({echoed!r})" if echoed else None
 
 
+def _name_spans(text: str, names: Iterable[str]) -> list[tuple[int, int]]:
+    spans = []
+    for name in names:
+        if name.strip():
+            pattern = r"(?<!\w)" + r"\s+".join(re.escape(p) for p in fold(name).split()) + r"(?!\w)"
+            spans += [m.span() for m in re.finditer(pattern, text)]
+    return spans
+
+
 def cliche(c: LineCheck) -> str | None:
-    """A radio cliché (``words/cliches.txt`` and the ``banned_phrases`` setting)."""
-    folded = fold(c.masked)
+    """A radio cliché (``words/cliches.txt`` and the ``banned_phrases`` setting).
+
+    A cliché inside a name ("Next Up" as a title) is the name, not the cliché;
+    one that overlaps a name only in part ("Stay tuned for Stay") is still one.
+    """
+    folded = fold(c.text)
+    spans = _name_spans(folded, [*c.names, *c.next_names])
     for phrase in (*c.banned, *word_list("cliches")):
-        if _phrase_in(phrase, folded):
-            return f"banned phrase {phrase!r}"
+        pattern = r"(?<!\w)" + re.escape(phrase) + r"(?!\w)"
+        for m in re.finditer(pattern, folded):
+            if not any(a <= m.start() and m.end() <= b for a, b in spans):
+                return f"banned phrase {phrase!r}"
     return None
 
 

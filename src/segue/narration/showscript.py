@@ -210,7 +210,11 @@ class ShowScript:
                 return None
             if request is None:
                 return None
-            line, composed = self._line(request, draft)
+            try:
+                line, composed = self._line(request, draft)
+            except NarrationError as exc:  # the template (or its parts) is broken: say nothing
+                log.warning("link before track %d dropped: %s", draft.gap.before_track + 1, exc)
+                return None
             if not line.text.strip():
                 log.warning("link before track %d dropped: template %r wrote nothing",
                             draft.gap.before_track + 1, request.template)  # fmt: skip
@@ -377,7 +381,7 @@ class ShowScript:
 
     def _remember(self, request: LinkRequest, line: Line, composed: Composed | None) -> None:
         names = known_names(request.context)
-        opener = line_opener(line.text, names)
+        opener = composed.opener if composed and composed.opener else line_opener(line.text, names)
         self._memory.record(line.text, opener, composed)
         listener = request.context["listener"]
         parts = composed.parts if composed else ()

@@ -96,6 +96,8 @@ class OpenAISpeechEngine:
     """Speech from an OpenAI-compatible server (``POST /v1/audio/speech``), behind a breaker."""
 
     name = "openai"
+    #: One request per line (the server paces it), not one per phrase.
+    phrased = False
 
     def __init__(
         self, *, model: str, voice: str, base_url: str = "", timeout_s: float = 30.0,

@@ -19,7 +19,7 @@ from scipy.signal import resample_poly
 from segue.config import Settings
 from segue.errors import VoiceError
 from segue.models import FloatArray, Link, Speech
-from segue.voice.phrasing import phrases
+from segue.voice.phrasing import Phrase, phrases
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,10 @@ def synthesize_phrased(
     """Speak ``text`` phrase by phrase (:mod:`segue.voice.phrasing`), paced for radio.
 
     Each phrase is synthesized on its own (and cached), trimmed of its silences,
-    and the phrases are joined with their pauses. Returns mono float32 samples
-    and their sample rate.
+    and the phrases are joined with their pauses. An engine whose ``phrased``
+    attribute is false (a remote server: one request per line, not per phrase)
+    gets the whole line at once, its titles made speakable the same way.
+    Returns mono float32 samples and their sample rate.
 
     Raises
     ------
@@ -164,6 +166,8 @@ def synthesize_phrased(
     parts = phrases(text)
     if not parts:
         raise VoiceError("nothing to say (empty text)")
+    if not getattr(engine, "phrased", True):
+        parts = [Phrase(text=" ".join(p.text for p in parts), pause_s=0.0)]
     for phrase in parts:
         raw = cache.get(engine.voice_id, phrase.text) if cache else None
         if raw is None:
