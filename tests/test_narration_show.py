@@ -273,3 +273,22 @@ def test_a_template_error_names_the_template_line_and_variable(
                          EVERY)  # fmt: skip
     assert [lk.before_track for lk in links] == [0]  # the opening still works
     assert re.search(r"template 'link' \(.*link\.j2, line 11\): .*sise", caplog.text), caplog.text
+
+
+def test_narration_and_the_transition_stage_budget_words_alike() -> None:
+    from segue.narration.text import WORDS_PER_SECOND
+    from segue.transition.cues import WORDS_PER_SECOND as CUES_WPS
+
+    assert WORDS_PER_SECOND == CUES_WPS
+
+
+def test_the_workbench_modules_import_nothing_heavy() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; import segue.narration.evaluate, segue.narration.backends, "
+            "segue.narration.showscript, segue.narration.guardsets; "
+            "print(sorted(m for m in ('librosa', 'numba', 'sklearn', 'matplotlib', 'openai') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout

@@ -80,8 +80,7 @@ from segue.narration.guards import mask_names as _mask_names
 from segue.narration.narrator import Line, LinkRequest, Narrator
 from segue.narration.script import Gap, narrate_gaps
 from segue.narration.templates import TemplateStore
-from segue.narration.text import mentions, word_count
-from segue.transition.cues import WORDS_PER_SECOND
+from segue.narration.text import WORDS_PER_SECOND, mentions, word_count
 
 if sys.version_info >= (3, 11):
     import tomllib

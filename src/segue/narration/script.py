@@ -30,11 +30,14 @@ from segue.config import Settings
 from segue.models import Delivery, Link, LinkKind, Listener, Plan, Transition
 from segue.narration.context import track_facts
 from segue.narration.templates import TemplateStore
-from segue.transition.cues import WORDS_PER_SECOND, play_range_s
-from segue.transition.handover import Handover, decide_handover
+from segue.narration.text import WORDS_PER_SECOND
 
 if TYPE_CHECKING:
     from segue.narration.narrator import Line, LinkRequest, Narrator
+    from segue.transition.handover import Handover
+
+# The transition stage (numpy, the sequencer's cost model, the ear) is imported only
+# where a plan's gaps are made, so the workbench and `segue prompts` start light.
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,8 @@ class Gap:
 def closing_window_s(plan: Plan) -> float:
     """Seconds of the last track's outro a closing line may talk over (to 1 s before the end)."""
     last = plan.tracks[-1]
+    from segue.transition.cues import play_range_s
+
     _, end = play_range_s(last)
     return round(max(0.0, end - max(last.analysis.outro_start_s, 0.0) - 1.0), 2)
 
@@ -114,6 +119,8 @@ def plan_gaps(
     Each window is the one the layout will give the link: from ``handovers``, the
     decided transition into each track (default: decided from the grids alone).
     """
+    from segue.transition.handover import decide_handover
+
     facts = [track_facts(t) for t in plan.tracks]
     if handovers is None:
         handovers = [decide_handover(plan.tracks[i - 1] if i else None, t, settings, listen=False)
