@@ -144,7 +144,7 @@ def show(
         str | None,
         typer.Option("--case", help="Also render every block of this template for the case's "
                      "first line of its kind."),
-    ] = None,  # fmt: skip
+    ] = None,
     prompts: PromptsDir = None,
     cases: CasesOpt = None,
 ) -> None:
@@ -255,7 +255,8 @@ def _preview_table(
     for (req, line), (_, secs) in zip(pairs, spoken, strict=True):
         window = float(req.context["window_s"])
         fits = secs is not None and secs <= window + 0.05
-        mark = "–" if secs is None else f"[{'green' if fits else 'red'}]{secs:.1f}[/] / {window:.1f}"
+        colour = "green" if fits else "red"
+        mark = "–" if secs is None else f"[{colour}]{secs:.1f}[/] / {window:.1f}"
         table.add_row(str(req.before_track + 1), req.kind, f"{len(line.text.split())}/"
                       f"{req.word_budget}", mark, line.backend, line.text)  # fmt: skip
     return table
@@ -276,7 +277,7 @@ def preview(
         Path | None,
         typer.Option("--audio", help="Speak each line with the configured voice into this "
                      "folder (one WAV per line); the table shows its length against the window."),
-    ] = None,  # fmt: skip
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of panels.")] = False,
 ) -> None:
     """For each gap of a playlist: the rendered prompt and the generated line."""
