@@ -25,6 +25,7 @@ sub-table whose slots the facts fill.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 import sys
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from segue.errors import NarrationError
-from segue.narration.text import fold, word_count
+from segue.narration.text import fold, mentions, word_count
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -58,7 +59,7 @@ RESTRICTED = {"change": "change", "reason": "reason_kinds", "personal": "persona
 #: How many of the strongest changes and reasons a link may speak of.
 STRONGEST = 2
 #: Structures tried before settling for the best that fits.
-MAX_TRIES = 48
+MAX_TRIES = 96
 #: Lines remembered for the never-the-same-line rule (hours of show at a link a track).
 SAID_MEMORY = 20000
 #: Parts that tell the listener something: a fact, a change as heard, or a plain reason.
@@ -229,6 +230,9 @@ class PartRequest:
     word_budget: int
     names: Sequence[str] = ()
     seed: str = "0"
+    #: What the line must say: each entry a set of alternatives, one of which it must name
+    #: (the next track's title or artist; the listener in a greeting or a thanks).
+    must: Sequence[Sequence[str]] = ()
 
 
 @cache
@@ -289,6 +293,22 @@ def _fill_structure(
     )  # fmt: skip
 
 
+def _shorter_forms(structures: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Every structure with some parts dropped: never the last, the first only with the rest."""
+    out: list[list[str]] = []
+    seen = {tuple(s) for s in structures}
+    for tokens in structures:
+        head, last = list(tokens[:-1]), tokens[-1:]
+        for keep in range(len(head) - 1, -1, -1):
+            for chosen in itertools.combinations(range(len(head)), keep):
+                # Forms that keep the first part come before those that drop it.
+                form = [head[i] for i in chosen] + list(last)
+                if tuple(form) not in seen:
+                    seen.add(tuple(form))
+                    out.append(form)
+    return out
+
+
 def compose(
     structures: Sequence[Sequence[str]], book: PartBook, req: PartRequest, memory: ShowMemory
 ) -> Composed | None:
@@ -311,11 +331,10 @@ def compose(
         return (min(openers, default=memory.count + 1), memory.structures.get(" ".join(tokens), -1))
 
     ranked.sort(key=freshness)
-    # When nothing fits the budget, shorter forms of the same structures (leading parts
-    # dropped) come next, so the line keeps its announce rather than being cut blindly.
-    shorter = [list(t[k:]) for k in range(1, max(map(len, ranked), default=1)) for t in ranked
-               if len(t) > k]  # fmt: skip
-    ranked += sorted(shorter, key=freshness)
+    # When nothing fits the budget, shorter forms of the same structures come next (the
+    # fewest parts dropped first, the opening part kept longest, the last part always),
+    # so a line keeps its greeting and its announce rather than being cut blindly.
+    ranked += sorted(_shorter_forms(ranked), key=lambda t: -len(t))  # stable: first part kept
     best: Composed | None = None
     avoid: set[str] = set()
     tries = 0
@@ -326,8 +345,12 @@ def compose(
             if line is None:
                 break
             if memory.has_said(line.text):
-                avoid.update(line.phrasings)  # try other phrasings of the same structure
+                # Said before: the same structure again with another phrasing of its
+                # first part (the rest may stay, the line is new all the same).
+                avoid.add(line.phrasings[0])
                 continue
+            if not all(any(mentions(line.text, m) for m in group if m) for group in req.must):
+                break  # a form that lost the greeting or the announce is no line at all
             if word_count(line.text) <= req.word_budget:
                 return line
             if best is None or word_count(line.text) < word_count(best.text):

@@ -195,12 +195,24 @@ class ShowPicker(Picker):
 
         req = PartRequest(slots=slots_from_context(context), kinds=context,
                           word_budget=self.request.word_budget, names=self.names,
-                          seed=str(self.seed))  # fmt: skip
+                          seed=str(self.seed), must=self._must(context))  # fmt: skip
         line = compose(structures, book, req, self.memory)
         if line is None:
             return ""
         self.composed.append(line)
         return line.text
+
+    def _must(self, context: Mapping[str, Any]) -> tuple[tuple[str, ...], ...]:
+        """What the line must name: the next track (title or artist), a greeting's name."""
+        nxt = context.get("next") or {}
+        groups = []
+        track = tuple(str(nxt[k]) for k in ("title", "artist") if nxt.get(k))
+        if track:
+            groups.append(track)
+        listener = context.get("listener") or {}
+        if context.get("kind") != "link" and listener.get("name_allowed"):
+            groups.append((str(listener["name"]),))
+        return tuple(groups)
 
     def result(self, text: str) -> Composed | None:
         """What the memory should record for the rendered ``text``."""

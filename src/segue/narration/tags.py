@@ -178,7 +178,9 @@ def spoken_title(raw: str | None, *, path: str | Path | None = None) -> tuple[st
     title, featuring = split_featuring(title)
     title = drop_noise(title)
     if (not title or _PLACEHOLDER_TITLE.match(title)) and path is not None:
-        title = filename_tags(path)[1] or title
+        from_name = filename_tags(path)[1]
+        if re.search(r"[^\W\d_]", from_name):  # a file name of digits says no more than "Track 7"
+            title = from_name
     return _limit(spoken_case(title)), _limit(spoken_case(featuring))
 
 
