@@ -219,6 +219,8 @@ def test_render_records_backend_and_fallback_in_the_timeline(
         )
     assert proc.returncode == 0, proc.stderr
     links = json.loads(out.with_suffix(".json").read_text())["links"]
-    assert links[0]["backend"] == "template" and "server error (500)" in links[0]["fallback"]
-    assert any(lk["backend"] == "openai" and lk["fallback"] is None for lk in links[1:])
+    # Two lines are prepared at once, so whichever reached the server first got the 500.
+    failed = [lk for lk in links if "server error (500)" in (lk["fallback"] or "")]
+    assert len(failed) == 1 and failed[0]["backend"] == "template"
+    assert sum(lk["backend"] == "openai" and lk["fallback"] is None for lk in links) >= 2
     assert "fell back to the template narrator" in proc.stderr

@@ -292,3 +292,11 @@ def test_the_workbench_modules_import_nothing_heavy() -> None:
             "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_track_with_no_artist_is_still_announced_by_its_title() -> None:
+    plan = make_plan(3, **{f"artist{i}": "Unknown artist" for i in range(3)})
+    links = write_script(plan, Listener(), TemplateNarrator(TemplateStore()), EVERY)
+    assert [lk.before_track for lk in links] == [0, 1, 2]
+    assert all(f"Title {lk.before_track}" in lk.text for lk in links)
+    assert not any("Unknown" in lk.text for lk in links)

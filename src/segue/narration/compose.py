@@ -356,4 +356,10 @@ def compose(
             if best is None or word_count(line.text) < word_count(best.text):
                 best = line
             break
+    if best is None and "announce_short" in book.parts() and structures:
+        # No artist (or no title) to fill the usual announces: name what there is.
+        short = [["announce_short" if t in ("announce", "announce_fact") else t for t in s]
+                 for s in structures]  # fmt: skip
+        if short != [list(s) for s in structures]:
+            return compose(short, book, req, memory)
     return best
