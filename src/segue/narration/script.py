@@ -78,8 +78,6 @@ class Gap:
 
     - ``transition``: the planner's :class:`~segue.models.Transition` into the
       next track (its weighted ``terms``; its jargon ``reason`` is never said);
-    - ``cue_kind``: the decided handover (``beatmatch``, ``crossfade``, ``fade``,
-      ``cut``; ``""`` unknown);
     - ``total``: tracks in a finite show (``None``: endless);
     - ``upcoming``: facts of the tracks after ``next``, in order (for mini-sets);
     - ``airs_at``: the wall-clock time the link airs (for the time of day);
@@ -94,7 +92,6 @@ class Gap:
     reason: str
     window_s: float
     transition: Transition | None = None
-    cue_kind: str = ""
     total: int | None = None
     upcoming: tuple[Mapping[str, Any], ...] = ()
     airs_at: dt.datetime | None = None
@@ -135,7 +132,7 @@ def plan_gaps(
             before_track=pos, kind="opening" if pos == 0 else "link",
             prev=facts[pos - 1] if pos > 0 else None, next=facts[pos],
             reason=transition.reason if transition else "", window_s=handover.window_s,
-            transition=transition, cue_kind=handover.cue.kind if handover.cue else "",
+            transition=transition,
             total=total, upcoming=tuple(facts[pos + 1:]), planned_energy_step=step,
         ))  # fmt: skip
     if closing and plan.tracks:
