@@ -65,7 +65,7 @@ _NUMBER_WORDS = {w: i for i, w in enumerate(
     ])}  # fmt: skip
 _BACK_REFERENCE = re.compile(
     r"\b(was|were|had|heard|after|following|before|earlier|behind|thanks|thank|"
-    r"there|previous|last time|just|from earlier)\b",
+    r"there|previous|last time|just|from earlier|how about that)\b",
     re.I,
 )
 _FASTER = ("faster", "speed up", "speeding up", "speeds up", "pick up the pace",
@@ -662,15 +662,16 @@ def misattributed(line: str, context: Mapping[str, Any]) -> str | None:
         return None
     titles = title_variants(str(nxt["title"]))
     artist = str(nxt.get("artist") or "")
-    others: list[tuple[str, str]] = []  # (kind, name) of other tracks
+    # (kind, name, the other name of the same track) for the other tracks in the context
+    others: list[tuple[str, str, str]] = []
     prev = context.get("prev") or {}
-    for key in ("title", "artist"):
-        if prev.get(key):
-            others.append((key, str(prev[key])))
+    if prev.get("title") and prev.get("artist"):
+        others += [("title", str(prev["title"]), str(prev["artist"])),
+                   ("artist", str(prev["artist"]), str(prev["title"]))]
     for heard in (context.get("listener") or {}).get("recent", ()):
         parts = [p.strip() for p in re.split(r"\bby\b", str(heard), maxsplit=1)]
         if len(parts) == 2:
-            others += [("title", parts[0]), ("artist", parts[1])]
+            others += [("title", parts[0], parts[1]), ("artist", parts[1], parts[0])]
     for sentence in sentences(line):
         if _BACK_REFERENCE.search(mask_names(sentence, [*known_names(context), *titles])):
             continue
@@ -679,7 +680,10 @@ def misattributed(line: str, context: Mapping[str, Any]) -> str | None:
         if has_title == has_artist:
             continue  # both (correct) or neither (not about the next track)
         wanted = "artist" if has_title else "title"
-        for kind, name in others:
+        said = artist if has_artist else next(t for t in titles if mentions(sentence, t))
+        for kind, name, partner in others:
+            if partner.casefold() == said.casefold():
+                continue  # "Internal Degeneration by Muldjord" is right when both are by them
             if kind == wanted and name.casefold() not in (artist.casefold(), *map(
                     str.casefold, titles)) and mentions(sentence, name):  # fmt: skip
                 return name
