@@ -310,9 +310,9 @@ def part_dead(store: TemplateStore, settings: Settings) -> dict[str, Any]:
         dead = dataclasses.replace(every, narrator="openai", llm_base_url=server.url,
                                    llm_model="dead")  # fmt: skip
         circuit.reset_all()
+        narrator = make_narrator("openai", dead, store=store)  # the SDK is imported here
         start = time.perf_counter()
-        links = write_script(plan, listener, make_narrator("openai", dead, store=store), dead,
-                             closing=True)  # fmt: skip
+        links = write_script(plan, listener, narrator, dead, closing=True)
         out["write_script_s"] = time.perf_counter() - start
         out["fallbacks"] = sum(lk.backend == "template" for lk in links)
         out["asked"] = len(server.held)
