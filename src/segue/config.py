@@ -88,6 +88,12 @@ class Settings:
     llm_cache: bool = True
     #: Say a closing line over the last track's outro.
     closing_link: bool = True
+    #: The show's name, as links say it ("welcome to segue").
+    station_name: str = "segue"
+    #: How often the host talks: auto (by talk level: chatty every track, else in
+    #: sets), every, sets (a link opening each mini-set of 3-5 tracks) or a number
+    #: N (a link every N tracks). See segue.narration.talkplan.
+    talk_cadence: str = "auto"
     #: Phrases a link may never contain, comma-separated (case-insensitive): radio
     #: cliches, and what no host says on air (apologies, an assistant's voice).
     banned_phrases: str = (
@@ -107,9 +113,10 @@ class Settings:
     weight_genre: float = 0.3
     weight_same_artist: float = 1.0
     weight_same_album: float = 0.5
-    #: Text-to-speech engine (pyttsx3, piper, openai) and the voice's language
-    #: (empty: the listener's). ``voice_id`` names the engine's voice when set.
-    voice_engine: str = "pyttsx3"
+    #: Text-to-speech engine (auto: piper when installed and the language is English,
+    #: else pyttsx3; or pyttsx3, piper, openai) and the voice's language (empty: the
+    #: listener's). ``voice_id`` names the engine's voice when set.
+    voice_engine: str = "auto"
     voice_language: str = ""
     #: OpenAI-compatible speech: model, voice and server (empty: ``OPENAI_BASE_URL``).
     tts_model: str = "tts-1"
