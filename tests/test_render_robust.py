@@ -52,7 +52,8 @@ def test_a_failed_line_is_dropped_and_the_music_plays_on(tmp_path: Path) -> None
     with SpeechServer() as server:
         server.script.extend(["ok", "garbage", "ok"])
         engine = OpenAISpeechEngine(model="m", voice="v", base_url=server.base_url, retries=0)
-        result = render_set(files, out, listener=Listener(), engine=engine, settings=Settings())
+        result = render_set(files, out, listener=Listener(), engine=engine,
+                            settings=Settings(talk_cadence="every"))
     data = json.loads(out.with_suffix(".json").read_text())
     assert [lk["before_track"] for lk in data["links"]] == [0, 2, 3]  # 3: the closing
     assert data["dropped_links"][0]["before_track"] == 1

@@ -28,6 +28,7 @@ Everything that happens is kept in a :class:`~.log.ShowLog` and announced as
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import math
@@ -71,9 +72,9 @@ from segue.show.model import (
     ShowEvent,
     Upcoming,
 )
-from segue.show.prepare import Prepared, Preparer, Ready
+from segue.show.prepare import GapFacts, Prepared, Preparer, Ready
 from segue.show.reactions import apply_reaction
-from segue.show.words import GapScript, Script
+from segue.show.words import Script
 from segue.transition.cues import TransitionCue, intro_window_s, play_range_s
 from segue.transition.handover import Handover, decide_handover
 from segue.voice.speech import SpeechCache, SpeechEngine
@@ -170,7 +171,9 @@ class Show:
                 from segue.narration import make_narrator
 
                 narrator = make_narrator(settings.narrator, settings)
-            script = GapScript(listener, narrator, settings)
+            from segue.narration.showscript import ShowScript
+
+            script = ShowScript(listener, narrator, settings)
         self.script = script
         self.arc_name = arc or settings.arc
         self.weights = personal_weights(listener, weights_from_settings(settings))
@@ -191,6 +194,7 @@ class Show:
         self._arc: ArcClock | None = None
         self._rules = Rules()
         self._count = 0
+        self._total: int | None = None
         self._pending_skip: str | None = None
         self._late: tuple[_Placed, Prepared] | None = None
         self._finished = False
@@ -380,6 +384,7 @@ class Show:
             else:
                 self._arc = ArcClock(self.arc_name, energies, length=len(pool))
                 self._upcoming = self._global_plan(pool)
+                self._total = len(self._upcoming)
             self._top_up()
 
     def _global_plan(self, pool: dict[str, Track]) -> list[Step]:
@@ -446,9 +451,23 @@ class Show:
             prev = self._queue[-1].step.track if self._queue else (
                 self._placed[-1].step.track if self._placed else None)  # fmt: skip
             pos = self._count + len(self._queue)
-            self._queue.append(self.preparer.submit(pos, step, prev))
+            facts = self._gap_facts(pos, len(self._queue))
+            self._queue.append(self.preparer.submit(pos, step, prev, facts))
         if self.endless and len(self._upcoming) <= len(self._queue) and self._placed:
             self._extend_plan()
+
+    def _gap_facts(self, pos: int, index: int) -> GapFacts:
+        """What the words stage may know about the gap before upcoming track ``index``."""
+        assert self._arc is not None
+        ahead_s = max(0.0, self.layout.end_s - self.position_s) if self.live else 0.0
+        targets = self._arc.targets(max(0, pos - 1), 2, self.constraints.energy_shift)
+        return GapFacts(
+            total=None if self.endless else self._total,
+            upcoming=tuple(s.track for s in self._upcoming[index + 1 : index + 5]),
+            airs_at=dt.datetime.now() + dt.timedelta(seconds=ahead_s),
+            planned_energy_step=float(targets[1] - targets[0])
+            if targets is not None and pos > 0 else None,
+        )  # fmt: skip
 
     def _extend_plan(self) -> None:
         """An endless plan running short: plan on from the last queued track."""

@@ -15,11 +15,12 @@ are waited on in parallel, never more; speech is synthesised one line at a time
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from segue.circuit import breaker
 from segue.config import Settings
@@ -51,6 +52,21 @@ class Ready:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class GapFacts:
+    """What the engine knows about a gap beyond its two tracks, for the words stage.
+
+    ``total``: tracks in a finite show (``None``: endless); ``upcoming``: the tracks
+    after the next one (mini-sets); ``airs_at``: when the link will be heard (wall
+    clock); ``planned_energy_step``: the arc's planned energy step into the track.
+    """
+
+    total: int | None = None
+    upcoming: tuple[Track, ...] = ()
+    airs_at: dt.datetime | None = None
+    planned_energy_step: float | None = None
+
+
 @dataclass
 class Prepared:
     """A transition being prepared: into ``step`` (show position ``pos``) from ``prev``."""
@@ -59,6 +75,8 @@ class Prepared:
     step: Step
     prev: Track | None
     future: Future[Ready]
+    gap: Gap | None = None
+    talk: bool = False
     committed: threading.Event = field(default_factory=threading.Event)
     discarded: threading.Event = field(default_factory=threading.Event)
 
@@ -82,11 +100,21 @@ class Preparer:
         self._breaker = breaker(f"voice:{getattr(voice, 'name', 'voice')}")
         self._pending: list[Prepared] = []
 
-    def submit(self, pos: int, step: Step, prev: Track | None) -> Prepared:
-        """Start preparing the transition into ``step`` at show position ``pos``."""
+    def submit(self, pos: int, step: Step, prev: Track | None, facts: GapFacts) -> Prepared:
+        """Start preparing the transition into ``step`` at show position ``pos``.
+
+        The talk plan is asked here, in show order, whether the gap gets a link.
+        """
         after = self._last
         future: Future[Ready] = Future()
-        item = Prepared(pos=pos, step=step, prev=prev, future=future)
+        gap = Gap(before_track=pos, kind="opening" if pos == 0 else "link",
+                  prev=track_facts(prev) if prev is not None else None,
+                  next=track_facts(step.track), reason=step.transition.reason, window_s=0.0,
+                  transition=step.transition if prev is not None else None, total=facts.total,
+                  upcoming=tuple(track_facts(t) for t in facts.upcoming),
+                  airs_at=facts.airs_at, planned_energy_step=facts.planned_energy_step)
+        item = Prepared(pos=pos, step=step, prev=prev, future=future, gap=gap,
+                        talk=self.script.wants_link(gap))  # fmt: skip
         self._last = item
 
         def run() -> None:
@@ -105,21 +133,16 @@ class Preparer:
     def _prepare(self, item: Prepared, after: Prepared | None) -> Ready:
         start = time.perf_counter()
         handover = decide_handover(item.prev, item.step.track, self.settings)
-        gap = Gap(before_track=item.pos, kind="opening" if item.pos == 0 else "link",
-                  prev=track_facts(item.prev) if item.prev is not None else None,
-                  next=track_facts(item.step.track), reason=item.step.transition.reason,
-                  window_s=handover.window_s)  # fmt: skip
-        if item.discarded.is_set() or not self.script.wants_link(gap):
+        if not item.talk or item.gap is None:
             self._wait_turn(after)
             return Ready(handover, seconds=time.perf_counter() - start)
-        draft = self.script.prepare(gap)
+        draft = self.script.prepare(replace(item.gap, window_s=handover.window_s))
         self._wait_turn(after)
+        link = self.script.commit(draft)  # every draft, in order, even one no longer wanted
         if item.discarded.is_set():
             return Ready(handover, seconds=time.perf_counter() - start)
-        link = self.script.commit(draft)
         if link is None:
-            why = getattr(draft, "error", None)
-            return Ready(handover, dropped=why, seconds=time.perf_counter() - start)
+            return Ready(handover, dropped=draft.problem, seconds=time.perf_counter() - start)
         speech, why = self.speak(link)
         return Ready(handover, link, speech, why, seconds=time.perf_counter() - start)
 
