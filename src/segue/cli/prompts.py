@@ -183,10 +183,9 @@ def gaps_for_folder(
 ) -> tuple[list[Gap], list[str]]:
     """A playlist's gaps as a render would make them (folder → list of :class:`Gap`).
 
-    Analyses (cached) and plans the files for ``listener``, decides each
-    handover from the grids, and returns the gaps with the problems met. The one
-    place the workbench touches analysis and planning: the show engine can take
-    it over.
+    Analyses (cached) the files, then asks the show engine for the gaps a render
+    would narrate: its plan for ``listener``, its handovers (from the grids) and
+    the facts it gives the words stage. Returns them with the problems met.
 
     Raises
     ------
@@ -194,17 +193,20 @@ def gaps_for_folder(
         When no file could be used.
 
     """
-    from segue.narration.script import plan_gaps
+    from segue.library import Library
     from segue.pipeline import analyze_files, collect_inputs
-    from segue.sequencing import plan_order
+    from segue.show.engine import Show
 
     files, problems = collect_inputs(paths)
     tracks, failed = analyze_files(files, settings)
     problems += failed
     if not tracks:
         raise InputError("nothing to preview: " + ("; ".join(problems) or "no input files"))
-    plan = plan_order(tracks, listener=listener, settings=settings)
-    return plan_gaps(plan, settings, closing=settings.closing_link), problems
+    with Show(Library.of(tracks), listener=listener, settings=settings, endless=False) as show:
+        gaps = show.gaps()
+    if not settings.closing_link:
+        gaps = [g for g in gaps if g.kind != "closing"]
+    return gaps, problems
 
 
 def _prompt_text(line: Line, backend: str, store: TemplateStore, req: LinkRequest) -> str:

@@ -57,7 +57,6 @@ from segue.models import (
     TimelineTrack,
     Track,
 )
-from segue.narration.context import track_facts
 from segue.narration.narrator import Narrator
 from segue.narration.script import Gap
 from segue.sequencing.plan import plan_order, weights_from_settings
@@ -72,7 +71,7 @@ from segue.show.model import (
     ShowEvent,
     Upcoming,
 )
-from segue.show.prepare import GapFacts, Prepared, Preparer, Ready
+from segue.show.prepare import GapFacts, Prepared, Preparer, Ready, closing_gap, gap_for
 from segue.show.reactions import apply_reaction
 from segue.show.words import Script
 from segue.transition.cues import TransitionCue, intro_window_s, play_range_s
@@ -92,6 +91,18 @@ SKIP_FADE_S = 1.5
 EVENT_BACKLOG = 500
 #: Placed tracks kept for "now playing".
 KEEP_RECENT = 6
+
+
+def _default_script(listener: Listener, narrator: Narrator | None, settings: Settings
+                    ) -> Script:  # fmt: skip
+    """The narration's show script over ``narrator`` (default: the settings' narrator)."""
+    from segue.narration.showscript import ShowScript
+
+    if narrator is None:
+        from segue.narration import make_narrator
+
+        narrator = make_narrator(settings.narrator, settings)
+    return ShowScript(listener, narrator, settings)
 
 
 @dataclass
@@ -161,20 +172,10 @@ class Show:
         self.stop_after_s = stop_after_s
         self.subset = None if track_ids is None else frozenset(track_ids)
         self._own_voice = voice is None
-        if voice is None:
-            from segue.voice.engines import make_engine
-
-            voice = make_engine(settings.voice_engine, settings, language=listener.language)
-        self.voice = voice
-        if script is None:
-            if narrator is None:
-                from segue.narration import make_narrator
-
-                narrator = make_narrator(settings.narrator, settings)
-            from segue.narration.showscript import ShowScript
-
-            script = ShowScript(listener, narrator, settings)
-        self.script = script
+        self._voice = voice
+        self._preparer: Preparer | None = None
+        self._script = script
+        self._narrator = narrator
         self.arc_name = arc or settings.arc
         self.weights = personal_weights(listener, weights_from_settings(settings))
         self.constraints = Constraints()
@@ -182,8 +183,6 @@ class Show:
         self.layout = Layout(settings, ceiling_dbfs=ceiling_dbfs)
         self.renderer = Renderer(settings, sr=self.sr, ceiling_dbfs=ceiling_dbfs)
         self.log = ShowLog(keep_speech=keep_speech)
-        self.preparer = Preparer(settings, script, voice,
-                                 SpeechCache(default_cache_dir() / "speech"))  # fmt: skip
         self._initial_plan = plan
         self._lock = threading.RLock()
         self._keys = itertools.count()
@@ -210,6 +209,31 @@ class Show:
         self._unsubscribe = library.subscribe(self._library_changed)
 
     # -- public API --------------------------------------------------------
+
+    @property
+    def voice(self) -> SpeechEngine:
+        """Who speaks the links (made from the settings when first needed)."""
+        if self._voice is None:
+            from segue.voice.engines import make_engine
+
+            self._voice = make_engine(self.settings.voice_engine, self.settings,
+                                      language=self.listener.language)  # fmt: skip
+        return self._voice
+
+    @property
+    def script(self) -> Script:
+        """The words stage of this show (the narration's show script, made when first needed)."""
+        if self._script is None:
+            self._script = _default_script(self.listener, self._narrator, self.settings)
+        return self._script
+
+    @property
+    def preparer(self) -> Preparer:
+        """The background preparation of this show's transitions (made when first needed)."""
+        if self._preparer is None:
+            self._preparer = Preparer(self.settings, self.script, self.voice,
+                                      SpeechCache(default_cache_dir() / "speech"))  # fmt: skip
+        return self._preparer
 
     @property
     def position_s(self) -> float:
@@ -342,12 +366,13 @@ class Show:
             return
         self._closed = True
         self._unsubscribe()
-        self.preparer.close()
+        if self._preparer is not None:
+            self._preparer.close()
         self.renderer.close()
-        if self._own_voice:
+        if self._own_voice and self._voice is not None:
             from segue.voice.engines import close_engine
 
-            close_engine(self.voice)
+            close_engine(self._voice)
 
     def __enter__(self) -> Show:
         return self
@@ -373,6 +398,12 @@ class Show:
             if self._started:
                 return
             self._started = True
+            self._plan_start()
+            self._top_up()
+
+    def _plan_start(self) -> None:
+        """The first plan: the global order of a finite show, the first steps of an endless one."""
+        if self._arc is None:
             pool = self.pool()
             if not pool:
                 raise PlanError("nothing to play: the library has no playable track yet")
@@ -385,7 +416,25 @@ class Show:
                 self._arc = ArcClock(self.arc_name, energies, length=len(pool))
                 self._upcoming = self._global_plan(pool)
                 self._total = len(self._upcoming)
-            self._top_up()
+
+    def gaps(self, *, listen: bool = False) -> list[Gap]:
+        """Every gap a finite show would narrate, in order, closing included (no audio).
+
+        The same plan, handovers and facts the show would prepare its links from; the
+        workbench narrates these. ``listen`` refines beatmatches by ear (slower).
+        """
+        with self._lock:
+            self._plan_start()
+            steps = list(self._upcoming)
+        out: list[Gap] = []
+        prev: Track | None = None
+        for k, step in enumerate(steps):
+            handover = decide_handover(prev, step.track, self.settings, listen=listen)
+            out.append(gap_for(k, step, prev, self._gap_facts(k, k), handover.window_s))
+            prev = step.track
+        if prev is not None and not self.endless:
+            out.append(closing_gap(len(steps), prev))
+        return out
 
     def _global_plan(self, pool: dict[str, Track]) -> list[Step]:
         """A finite show's whole order: the given plan, or the exact/near-optimal one."""
@@ -710,11 +759,7 @@ class Show:
     def _closing_link(self) -> TimelineLink | None:
         if not (self.settings.closing_link and self._placed) or self.talk_level == "off":
             return None
-        last = self._placed[-1]
-        _, src_end = play_range_s(last.step.track)
-        window = max(0.0, src_end - max(last.step.track.analysis.outro_start_s, 0.0) - 1.0)
-        gap = Gap(before_track=self._count, kind="closing", prev=track_facts(last.step.track),
-                  next=None, reason="", window_s=round(window, 2))  # fmt: skip
+        gap = closing_gap(self._count, self._placed[-1].step.track)
         if not self.script.wants_link(gap):
             return None
         link = self.script.commit(self.script.prepare(gap))

@@ -29,6 +29,7 @@ from segue.narration.context import track_facts
 from segue.narration.script import Gap
 from segue.sequencing.rolling import Step
 from segue.show.words import Script
+from segue.transition.cues import play_range_s
 from segue.transition.handover import Handover, decide_handover
 from segue.voice.speech import SpeechCache, SpeechEngine, speak_links
 
@@ -65,6 +66,25 @@ class GapFacts:
     upcoming: tuple[Track, ...] = ()
     airs_at: dt.datetime | None = None
     planned_energy_step: float | None = None
+
+
+def gap_for(pos: int, step: Step, prev: Track | None, facts: GapFacts,
+            window_s: float = 0.0) -> Gap:  # fmt: skip
+    """The words stage's view of the gap before ``step`` (show position ``pos``)."""
+    return Gap(before_track=pos, kind="opening" if pos == 0 else "link",
+               prev=track_facts(prev) if prev is not None else None,
+               next=track_facts(step.track), reason=step.transition.reason, window_s=window_s,
+               transition=step.transition if prev is not None else None, total=facts.total,
+               upcoming=tuple(track_facts(t) for t in facts.upcoming), airs_at=facts.airs_at,
+               planned_energy_step=facts.planned_energy_step)  # fmt: skip
+
+
+def closing_gap(pos: int, last: Track) -> Gap:
+    """The gap after the last track: its outro, to a second before the end."""
+    _, src_end = play_range_s(last)
+    window = max(0.0, src_end - max(last.analysis.outro_start_s, 0.0) - 1.0)
+    return Gap(before_track=pos, kind="closing", prev=track_facts(last), next=None, reason="",
+               window_s=round(window, 2))  # fmt: skip
 
 
 @dataclass
@@ -107,12 +127,7 @@ class Preparer:
         """
         after = self._last
         future: Future[Ready] = Future()
-        gap = Gap(before_track=pos, kind="opening" if pos == 0 else "link",
-                  prev=track_facts(prev) if prev is not None else None,
-                  next=track_facts(step.track), reason=step.transition.reason, window_s=0.0,
-                  transition=step.transition if prev is not None else None, total=facts.total,
-                  upcoming=tuple(track_facts(t) for t in facts.upcoming),
-                  airs_at=facts.airs_at, planned_energy_step=facts.planned_energy_step)
+        gap = gap_for(pos, step, prev, facts)
         item = Prepared(pos=pos, step=step, prev=prev, future=future, gap=gap,
                         talk=self.script.wants_link(gap))  # fmt: skip
         self._last = item
