@@ -87,6 +87,8 @@ PLACE_AHEAD_S = 20.0
 BLOCK_S = 0.5
 #: A skip fades the playing track out over this long, from its next beat within a beat.
 SKIP_FADE_S = 1.5
+#: Most transitions a fast render prepares ahead (while looking for the next two links).
+MAX_AHEAD = 8
 #: Events kept for :meth:`Show.events_since`.
 EVENT_BACKLOG = 500
 #: Placed tracks kept for "now playing".
@@ -493,9 +495,14 @@ class Show:
                     self._replan()
 
     def _top_up(self) -> None:
-        """Keep the next transitions in preparation (one ahead live, two in a fast render)."""
-        lookahead = 1 if self.live else 2
-        while len(self._queue) < lookahead and len(self._queue) < len(self._upcoming):
+        """Keep the next transitions in preparation.
+
+        Live, one ahead: it has minutes to get ready. A fast render keeps the next two
+        *links* in preparation (up to :data:`MAX_AHEAD` transitions), so two slow or
+        dead LLM calls are waited on together and a failing server opens its circuit
+        after one timeout's time, not two.
+        """
+        while len(self._queue) < len(self._upcoming) and self._wants_more():
             step = self._upcoming[len(self._queue)]
             prev = self._queue[-1].step.track if self._queue else (
                 self._placed[-1].step.track if self._placed else None)  # fmt: skip
@@ -504,6 +511,12 @@ class Show:
             self._queue.append(self.preparer.submit(pos, step, prev, facts))
         if self.endless and len(self._upcoming) <= len(self._queue) and self._placed:
             self._extend_plan()
+
+    def _wants_more(self) -> bool:
+        if self.live:
+            return len(self._queue) < 1
+        talking = sum(1 for item in self._queue if item.talk)
+        return len(self._queue) < 2 or (talking < 2 and len(self._queue) < MAX_AHEAD)
 
     def _gap_facts(self, pos: int, index: int) -> GapFacts:
         """What the words stage may know about the gap before upcoming track ``index``."""
@@ -712,7 +725,6 @@ class Show:
             done: Future[Ready] = Future()
             done.set_result(p.ready)
             back = Prepared(pos=p.pos, step=p.step, prev=current.step.track, future=done)
-            back.committed.set()
             self._queue.insert(0, back)
             self._upcoming.insert(0, p.step)
             self.log.forget(p.id, p.pos)

@@ -1,15 +1,15 @@
 """Preparing transitions ahead: cue, words and speech, in bounded background workers.
 
 For each upcoming track the engine asks for a :class:`Prepared` transition: a
-worker decides the handover (listening to both tracks where they meet), asks the
-words stage for a link, waits for its turn to *commit* the words (strictly in show
-order, so the narration's memory follows what is heard), and speaks the line. The
+worker decides the handover (listening to both tracks where they meet) and has the
+words stage draft the link; a committer thread then *commits* the words strictly in
+show order (so the narration's memory follows what is heard) and speaks the line. The
 engine takes the result when it places the track: a finite render waits for it; a
 live show takes whatever is ready by then and falls back (no ear, no link) rather
 than stall the audio.
 
-At most :data:`WORKERS` transitions are prepared at once, so two slow LLM calls
-are waited on in parallel, never more; speech is synthesised one line at a time
+At most :data:`WORKERS` transitions are drafted at once, so two slow LLM calls are
+waited on in parallel, never more; speech is synthesised one line at a time
 (text-to-speech engines are not thread-safe).
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,6 +28,7 @@ from segue.config import Settings
 from segue.models import Link, Speech, Track
 from segue.narration.context import track_facts
 from segue.narration.script import Gap
+from segue.narration.showscript import Draft
 from segue.sequencing.rolling import Step
 from segue.show.words import Script
 from segue.transition.cues import play_range_s
@@ -97,16 +99,29 @@ class Prepared:
     future: Future[Ready]
     gap: Gap | None = None
     talk: bool = False
-    committed: threading.Event = field(default_factory=threading.Event)
     discarded: threading.Event = field(default_factory=threading.Event)
 
     def discard(self) -> None:
-        """Let the result go (the plan changed); the worker skips what it has not done."""
+        """Let the result go (the plan changed); its words are still committed, in order."""
         self.discarded.set()
 
 
+@dataclass(frozen=True)
+class _Drafted:
+    """The order-independent part of a preparation: the handover and the draft words."""
+
+    handover: Handover
+    draft: Draft | None
+    seconds: float
+
+
 class Preparer:
-    """Runs the preparation of one show's transitions (see the module docstring)."""
+    """Runs the preparation of one show's transitions (see the module docstring).
+
+    Handovers and drafts are made in a pool of :data:`WORKERS` threads, in any order;
+    one committer thread then takes the transitions in show order, commits their
+    words and speaks them, so a worker never waits for another's turn.
+    """
 
     def __init__(self, settings: Settings, script: Script, voice: SpeechEngine,
                  speech_cache: SpeechCache | None) -> None:  # fmt: skip
@@ -116,56 +131,54 @@ class Preparer:
         self.cache = speech_cache
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="segue-prep")
         self._voice_lock = threading.Lock()
-        self._last: Prepared | None = None
         self._breaker = breaker(f"voice:{getattr(voice, 'name', 'voice')}")
-        self._pending: list[Prepared] = []
+        self._order: queue.Queue[tuple[Prepared, Future[_Drafted]] | None] = queue.Queue()
+        self._committer = threading.Thread(target=self._commit_in_order, daemon=True,
+                                           name="segue-commit")  # fmt: skip
+        self._committer.start()
 
     def submit(self, pos: int, step: Step, prev: Track | None, facts: GapFacts) -> Prepared:
         """Start preparing the transition into ``step`` at show position ``pos``.
 
         The talk plan is asked here, in show order, whether the gap gets a link.
         """
-        after = self._last
-        future: Future[Ready] = Future()
         gap = gap_for(pos, step, prev, facts)
-        item = Prepared(pos=pos, step=step, prev=prev, future=future, gap=gap,
+        item = Prepared(pos=pos, step=step, prev=prev, future=Future(), gap=gap,
                         talk=self.script.wants_link(gap))  # fmt: skip
-        self._last = item
-
-        def run() -> None:
-            try:
-                future.set_result(self._prepare(item, after))
-            except BaseException as exc:  # surfaced to the engine, which falls back
-                future.set_exception(exc)
-            finally:
-                item.committed.set()
-
-        self._pending.append(item)
-        del self._pending[:-2 * WORKERS]
-        self._pool.submit(run)
+        drafted = self._pool.submit(self._draft, item)
+        self._order.put((item, drafted))
         return item
 
-    def _prepare(self, item: Prepared, after: Prepared | None) -> Ready:
+    def _draft(self, item: Prepared) -> _Drafted:
         start = time.perf_counter()
         handover = decide_handover(item.prev, item.step.track, self.settings)
-        if not item.talk or item.gap is None:
-            self._wait_turn(after)
-            return Ready(handover, seconds=time.perf_counter() - start)
-        draft = self.script.prepare(replace(item.gap, window_s=handover.window_s))
-        self._wait_turn(after)
-        link = self.script.commit(draft)  # every draft, in order, even one no longer wanted
-        if item.discarded.is_set():
-            return Ready(handover, seconds=time.perf_counter() - start)
-        if link is None:
-            return Ready(handover, dropped=draft.problem, seconds=time.perf_counter() - start)
-        speech, why = self.speak(link)
-        return Ready(handover, link, speech, why, seconds=time.perf_counter() - start)
+        draft = None
+        if item.talk and item.gap is not None and not item.discarded.is_set():
+            draft = self.script.prepare(replace(item.gap, window_s=handover.window_s))
+        return _Drafted(handover, draft, time.perf_counter() - start)
 
-    @staticmethod
-    def _wait_turn(after: Prepared | None) -> None:
-        """Block until the transition before this one has committed its words."""
-        if after is not None:
-            after.committed.wait()
+    def _commit_in_order(self) -> None:
+        while (job := self._order.get()) is not None:
+            item, drafted = job
+            try:
+                item.future.set_result(self._finish(item, drafted.result()))
+            except BaseException as exc:  # surfaced to the engine, which falls back
+                item.future.set_exception(exc)
+
+    def _finish(self, item: Prepared, drafted: _Drafted) -> Ready:
+        """Commit the words (every draft, in order, even one no longer wanted) and speak them."""
+        start = time.perf_counter()
+        if drafted.draft is None:
+            return Ready(drafted.handover, seconds=drafted.seconds)
+        link = self.script.commit(drafted.draft)
+        seconds = drafted.seconds + time.perf_counter() - start
+        if item.discarded.is_set():
+            return Ready(drafted.handover, seconds=seconds)
+        if link is None:
+            return Ready(drafted.handover, dropped=drafted.draft.problem, seconds=seconds)
+        speech, why = self.speak(link)
+        return Ready(drafted.handover, link, speech, why,
+                     seconds=drafted.seconds + time.perf_counter() - start)
 
     def speak(self, link: Link) -> tuple[Speech | None, str | None]:
         """Synthesise ``link`` (one line at a time), or say why it is not spoken."""
@@ -182,8 +195,6 @@ class Preparer:
         return None, why
 
     def close(self) -> None:
-        """Stop taking work; running preparations finish in the background."""
+        """Stop taking work; what runs finishes in the background, the committer ends."""
         self._pool.shutdown(wait=False, cancel_futures=True)
-        for item in self._pending:  # cancelled work never runs: release its successors
-            item.discard()
-            item.committed.set()
+        self._order.put(None)
