@@ -110,8 +110,6 @@ def test_help_imports_no_heavy_stage() -> None:
                 and not m.startswith(("segue.cli", "segue.errors", "segue.config"))]
 
 
-@pytest.mark.xfail(strict=False, reason="segue.cli.prompts (the narration engineer's) imports "
-                   "the narration stage at module level, which pulls the analysis in")
 def test_prompts_list_imports_no_heavy_stage() -> None:
     imported = _imported_by("prompts", "list")
     assert not [m for m in imported if m.split(".")[0] in HEAVY or m in HEAVY]

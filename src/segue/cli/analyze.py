@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
@@ -13,6 +13,9 @@ from rich.table import Table
 
 from segue.cli import app, err, fail, progress_bar, skipped, warn
 from segue.errors import SegueError
+
+if TYPE_CHECKING:
+    from segue.analysis.executor import Outcome
 
 #: The JSON fields of one file, in order (the published contract; add, never remove).
 JSON_FIELDS = (
@@ -63,6 +66,32 @@ def _mmss(seconds: float | None) -> str:
     return f"{m}:{s:02d}"
 
 
+def _summary_table(outcomes: list[Outcome]) -> Table:
+    """One row per file, 80 columns wide: status, tempo, key, loudness, energy, cues."""
+    table = Table(title=f"{len(outcomes)} file(s)", title_justify="left", box=None,
+
+                  pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
+    table.add_column("file", no_wrap=True, max_width=22, overflow="ellipsis")
+    widths = {"status": 6, "BPM": 5, "key": 7, "LUFS": 5, "dBTP": 5, "energy": 6, "intro": 5,
+              "outro": 5, "vocal": 5}
+    for col, width in widths.items():
+        table.add_column(col, no_wrap=True, min_width=width,
+                         justify="left" if col in ("status", "key") else "right")
+    for o in outcomes:
+        name = Path(o.path).name
+        if o.track is None:
+            table.add_row(name, "[red]failed[/]", *[""] * 8)
+            continue
+        a = o.track.analysis
+        table.add_row(
+            name, "cached" if o.cached else "[green]ok[/]", f"{a.bpm:.1f}",
+            _short_key(a.key, a.camelot), f"{a.lufs:.1f}", f"{a.true_peak_dbtp:.1f}",
+            f"{a.energy:.2f}", _mmss(a.intro_end_s), _mmss(a.outro_start_s),
+            _mmss(a.vocal_onset_s),
+        )  # fmt: skip
+    return table
+
+
 @app.command()
 def analyze(
     paths: Annotated[
@@ -79,7 +108,7 @@ def analyze(
     = False,
 ) -> None:
     """Analyse PATHS: tempo, key, loudness, energy and cue points, one row per file."""
-    from segue.analysis.executor import Outcome, analyze_paths, check_executor, open_default_cache
+    from segue.analysis.executor import analyze_paths, check_executor, open_default_cache
     from segue.pipeline import collect_inputs
 
     try:
@@ -117,26 +146,7 @@ def analyze(
             if cache is not None:
                 cache.close()
 
-    table = Table(title=f"{len(outcomes)} file(s)", title_justify="left", box=None,
-                  pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
-    table.add_column("file", no_wrap=True, max_width=22, overflow="ellipsis")
-    widths = {"status": 6, "BPM": 5, "key": 7, "LUFS": 5, "dBTP": 5, "energy": 6, "intro": 5,
-              "outro": 5, "vocal": 5}
-    for col, width in widths.items():
-        table.add_column(col, no_wrap=True, min_width=width,
-                         justify="left" if col in ("status", "key") else "right")
-    for o in outcomes:
-        name = Path(o.path).name
-        if o.track is None:
-            table.add_row(name, "[red]failed[/]", *[""] * 8)
-            continue
-        a = o.track.analysis
-        table.add_row(
-            name, "cached" if o.cached else "[green]ok[/]", f"{a.bpm:.1f}",
-            _short_key(a.key, a.camelot), f"{a.lufs:.1f}", f"{a.true_peak_dbtp:.1f}",
-            f"{a.energy:.2f}", _mmss(a.intro_end_s), _mmss(a.outro_start_s),
-            _mmss(a.vocal_onset_s),
-        )  # fmt: skip
+    table = _summary_table(outcomes)
     err.print(table)
     failed = [o for o in outcomes if not o.ok]
     for o in failed:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, TaskID, TextColumn, TimeRemainingColumn
@@ -33,6 +33,9 @@ from segue.cli.options import (
     prepare,
 )
 from segue.errors import SegueError
+
+if TYPE_CHECKING:
+    from segue.pipeline import RenderResult
 
 _STAGES = {
     "analyse": "Analysing tracks",
@@ -99,6 +102,11 @@ def render(
             bar.stop()
             raise fail(describe_os_error(cause, str(out))) from exc
 
+    _summarise(result, len(ignored))
+
+
+def _summarise(result: RenderResult, ignored: int) -> None:
+    """What was mixed, where it went, and what went wrong (exit 1 when anything did)."""
     for problem in result.problems:
         skipped(problem)
     tl = result.timeline
@@ -113,7 +121,7 @@ def render(
                   f"narrator (reasons in the timeline's links[].fallback)", highlight=False)
     for label, path in result.artifacts.items():
         err.print(f"  {label:<10} {path}", highlight=False, soft_wrap=True)
-    problems = len(result.problems) + len(ignored)
+    problems = len(result.problems) + ignored
     if problems:
         err.print(f"[yellow]{problems} problem(s); see above.[/]")
         raise typer.Exit(1)

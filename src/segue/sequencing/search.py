@@ -730,13 +730,20 @@ def search_order(
     p = np.arange(n, dtype=np.int64)
     best_p = p.copy()
     costs = np.array([np.inf, _path_cost(perm, base, e, t, w_energy), 0.0])
-    bounds = (1 if first is not None else 0, n - 2 if last is not None else n - 1)
+    lo_free, hi_free = (1 if first is not None else 0, n - 2 if last is not None else n - 1)
 
     def run(count: int) -> None:
-        _iterate(p, best_p, base_r, e_r, t, w_energy, guide_r, cand_out, cand_in, bounds[0],
-                 bounds[1], count, kick_segment, rng, costs, n > FULL_SCAN_N)  # fmt: skip
+        _iterate(p, best_p, base_r, e_r, t, w_energy, guide_r, cand_out, cand_in, lo_free,
+                 hi_free, count, kick_segment, rng, costs, n > FULL_SCAN_N)  # fmt: skip
 
     run(0)  # the first local optimum (and, on a first run, the compilation)
+    _kick_for(run, total_kicks, budget_s)
+    order = perm[best_p]
+    return [int(v) for v in order], float(_path_cost(order, base, e, t, w_energy))
+
+
+def _kick_for(run: Callable[[int], None], total_kicks: int, budget_s: float) -> None:
+    """Run ``total_kicks`` kicks in chunks, stopping early only at the wall-clock budget."""
     started = time.monotonic()  # the budget guards the kicks, not the compiler
     done = 0
     while done < total_kicks:
@@ -744,10 +751,9 @@ def search_order(
             log.warning("sequencing stopped after %d of %d kicks (%.0f s budget): the order "
                         "may differ between machines", done, total_kicks, budget_s)  # fmt: skip
             break
-        run(min(_CHUNK, total_kicks - done))
-        done += min(_CHUNK, total_kicks - done)
-    order = perm[best_p]
-    return [int(v) for v in order], float(_path_cost(order, base, e, t, w_energy))
+        chunk = min(_CHUNK, total_kicks - done)
+        run(chunk)
+        done += chunk
 
 
 def _construct(base: FloatArray, e: FloatArray, t: FloatArray, w_energy: float,

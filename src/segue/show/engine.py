@@ -187,6 +187,11 @@ class Show:
         self.log = ShowLog(keep_speech=keep_speech)
         self._initial_plan = plan
         self._lock = threading.RLock()
+        self._init_clock()
+        self._unsubscribe = library.subscribe(self._library_changed)
+
+    def _init_clock(self) -> None:
+        """The show's moving parts, empty: plan, queue, what is placed, events."""
         self._keys = itertools.count()
         self._upcoming: list[Step] = []
         self._queue: list[Prepared] = []
@@ -208,7 +213,6 @@ class Show:
         self._wall0: float | None = None
         self._started = False
         self._closed = False
-        self._unsubscribe = library.subscribe(self._library_changed)
 
     # -- public API --------------------------------------------------------
 
