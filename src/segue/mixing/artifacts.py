@@ -159,7 +159,9 @@ def write_sidecars(
     write_atomic(paths["timeline"], timeline_json(timeline, plan, dropped))
     write_atomic(paths["transcript"], timeline_vtt(timeline))
     write_atomic(paths["cue sheet"], timeline_cue(timeline, out.name))
+    from segue.mixing.plot_process import plot_in_child
+
     tmp = paths["plot"].with_name(f".{paths['plot'].name}.partial.png")
-    plot_png(timeline, tmp)
-    publish(tmp, paths["plot"])
+    if plot_in_child(paths["timeline"], tmp):  # matplotlib stays out of this process
+        publish(tmp, paths["plot"])
     return paths
