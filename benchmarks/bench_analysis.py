@@ -72,7 +72,10 @@ def _run_segue(path: str) -> dict[str, Any]:
 
     a = analyze_file(path).analysis
     return {"bpm": a.bpm, "key": a.key, "duration_s": a.duration_s,
-            "intro_end_s": a.intro_end_s, "outro_start_s": a.outro_start_s}
+            "intro_end_s": a.intro_end_s, "outro_start_s": a.outro_start_s,
+            "first_sound_s": a.first_sound_s, "last_sound_s": a.last_sound_s,
+            "bpm_confidence": a.bpm_confidence, "key_confidence": a.key_confidence,
+            "vocal_onset_s": a.vocal_onset_s, "vocal_confidence": a.vocal_confidence}
 
 
 def _run_librosa(path: str) -> dict[str, Any]:

@@ -108,17 +108,19 @@ def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -
 
 
 def chroma_filterbank(sr: int, n_fft: int, *, fmin_hz: float = CHROMA_FMIN_HZ,
-                      fmax_hz: float = CHROMA_FMAX_HZ) -> F32:
+                      fmax_hz: float = CHROMA_FMAX_HZ, tuning_cents: float = 0.0) -> F32:
     """Maps STFT bins to 12 pitch classes (C = 0), shape ``(12, n_fft//2+1)``.
 
     Every bin between ``fmin_hz`` and ``fmax_hz`` goes to the pitch class of the
     nearest semitone, weighted by a raised cosine of its distance from that semitone
     (1 on the note, 0 half a semitone away), so energy between notes counts little.
+    Semitones sit ``tuning_cents`` above A440's (a band tuned 40 cents sharp still
+    folds onto its own notes).
     """
     freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)
     fb = np.zeros((12, len(freqs)))
     band = (freqs >= fmin_hz) & (freqs <= fmax_hz)
-    midi = 69.0 + 12.0 * np.log2(np.maximum(freqs[band], 1e-9) / 440.0)
+    midi = 69.0 + 12.0 * np.log2(np.maximum(freqs[band], 1e-9) / 440.0) - tuning_cents / 100.0
     nearest = np.round(midi)
     weight = np.cos(np.pi * (midi - nearest)) ** 2
     fb[(nearest.astype(int) % 12), np.flatnonzero(band)] = weight
@@ -249,12 +251,14 @@ class Chromagram:
     magnitudes folded from :data:`BASS_FMIN_HZ`–:data:`BASS_FMAX_HZ`, not normalised
     (louder frames weigh more). Frames are :data:`CHROMA_HOP` samples apart.
     ``tuning_strength``: 0–1, how closely the spectral peaks keep to one semitone grid
-    (:func:`tuning_strength`); 1 when not measured.
+    (see :func:`chromagram`); 1 when not measured. ``tuning_cents``: that grid's offset
+    from A440's, −50 to 50 cents; the chroma is folded on it.
     """
 
     pitch: F32
     bass: F32
     tuning_strength: float = 1.0
+    tuning_cents: float = 0.0
 
 
 #: Spectral peaks weaker than this share of their frame's strongest bin are not tuning
@@ -293,28 +297,34 @@ def chromagram(y: F32, sr: int) -> Chromagram:
     """Pitch-class content of a mono signal ``y`` at ``sr`` Hz (see :class:`Chromagram`).
 
     Magnitudes (not power) are folded so one loud note does not drown the others.
-    The tuning strength is the length of the mean phasor of every spectral peak's
-    distance from the semitone grid (:func:`tuning_phasor`): near 1 when the partials
-    sit on one grid, whatever its offset from A440 (music, a held tone), near 0 when
-    they fall anywhere (noise: 0.01, speech, whose pitch glides: 0.04; distorted metal
-    guitars read 0.03–0.2, their partials smeared by the distortion).
+    A first pass over the STFT measures the tuning: the mean phasor of every spectral
+    peak's distance from the semitone grid (:func:`tuning_phasor`). Its angle is the
+    tuning offset the chroma is then folded on (a recording 40 cents sharp would
+    otherwise spread every note over two pitch classes); its length is the tuning
+    strength: near 1 when the partials sit on one grid (music, a held tone), near 0
+    when they fall anywhere (noise: 0.01; speech, whose pitch glides: 0.04; distorted
+    metal guitars read 0.03–0.2, their partials smeared by the distortion).
     """
-    fb = chroma_filterbank(sr, CHROMA_N_FFT)
-    fb_bass = chroma_filterbank(sr, CHROMA_N_FFT, fmin_hz=BASS_FMIN_HZ, fmax_hz=BASS_FMAX_HZ)
+    phasor, weight = 0j, 0.0
+    for _, power in power_spectrogram_blocks(y, CHROMA_N_FFT, CHROMA_HOP, block_frames=512):
+        p, w = tuning_phasor(np.sqrt(power), sr, CHROMA_N_FFT)
+        phasor, weight = phasor + p, weight + w
+    if weight <= 0:
+        empty = np.zeros((0, 12), np.float32)
+        return Chromagram(pitch=empty, bass=empty, tuning_strength=0.0)
+    strength = abs(phasor) / weight
+    cents = float(np.angle(phasor) / (2 * np.pi) * 100.0)
+    fb = chroma_filterbank(sr, CHROMA_N_FFT, tuning_cents=cents)
+    fb_bass = chroma_filterbank(sr, CHROMA_N_FFT, fmin_hz=BASS_FMIN_HZ, fmax_hz=BASS_FMAX_HZ,
+                                tuning_cents=cents)
     parts: list[F32] = []
     bass_parts: list[F32] = []
-    phasor, weight = 0j, 0.0
     for _, power in power_spectrogram_blocks(y, CHROMA_N_FFT, CHROMA_HOP, block_frames=512):
         magnitude = np.sqrt(power)
         parts.append((magnitude @ fb.T).astype(np.float32))
         bass_parts.append((magnitude @ fb_bass.T).astype(np.float32))
-        p, w = tuning_phasor(magnitude, sr, CHROMA_N_FFT)
-        phasor, weight = phasor + p, weight + w
-    if not parts:
-        empty = np.zeros((0, 12), np.float32)
-        return Chromagram(pitch=empty, bass=empty, tuning_strength=0.0)
     chroma = np.concatenate(parts)
     total = chroma.sum(axis=1, keepdims=True)
     pitch: F32 = np.where(total > 0, chroma / np.maximum(total, 1e-20), 0.0).astype(np.float32)
-    strength = abs(phasor) / weight if weight > 0 else 0.0
-    return Chromagram(pitch=pitch, bass=np.concatenate(bass_parts), tuning_strength=strength)
+    return Chromagram(pitch=pitch, bass=np.concatenate(bass_parts), tuning_strength=strength,
+                      tuning_cents=round(cents, 1))
