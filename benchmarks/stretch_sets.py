@@ -12,8 +12,9 @@ music the benchmarks already use:
 - the sixteen tracks of Debian's ``singularity-music`` and the music of
   ``colobot-common-sounds`` (electronic, loud masters).
 
-Each is stretched by ffmpeg's ``atempo`` (WSOLA) and, when ffmpeg has it, by the
-``rubberband`` filter (phase vocoder, pitch kept), and written as Ogg Vorbis (q6)
+Each is stretched by ffmpeg's ``atempo`` (WSOLA) and the excerpts and Frets on Fire
+songs also by the ``rubberband`` filter (phase vocoder, pitch kept) when ffmpeg has it
+(it is slow: the soundtracks are left to ``atempo``), and written as Ogg Vorbis (q6)
 under ``~/.cache/segue/bench/stretch`` once.
 """
 
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 FACTORS = (0.85, 1.15)
 SAMPLES = Path(__file__).resolve().parent.parent / "audio_samples"
+#: Sources also stretched by rubberband (by name prefix).
+RUBBERBAND_SOURCES = ("sample/", "fof/")
 PACKAGES = {"singularity-music": "*.ogg", "colobot-common-sounds": "music/*.ogg"}
 
 
@@ -85,6 +88,8 @@ def stretch_set(factors: tuple[float, ...] = FACTORS) -> list[StretchItem]:
     for name, src in sources():
         slug = name.replace("/", "_").replace(" ", "_").lower()
         for engine in engines:
+            if engine == "rubberband" and not name.startswith(RUBBERBAND_SOURCES):
+                continue
             for factor in factors:
                 dst = out_dir / f"{slug}_{engine}_x{factor:.2f}.ogg"
                 if not dst.exists():

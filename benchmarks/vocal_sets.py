@@ -60,6 +60,8 @@ PROSE = {
           "tormenta; otros recordaban un verano, una boda, un caballo que no cruzaba.",
 }
 CHOIR_PROGRAMS = (52, 53, 54)
+#: An instrumental must last this long after the voice enters, else it is left out.
+MIN_VOICED_S = 20.0
 
 
 @dataclass(frozen=True)
@@ -178,8 +180,8 @@ def vocal_set() -> list[VocalItem]:
             onset = round(rng.uniform(10.0, 45.0), 2)
             gain_db = round(rng.uniform(-6.0, 0.0), 1)
             alone, voiced = out_dir / f"{slug}.flac", out_dir / f"{slug}_voice.flac"
-            voice_name = f"voice{n % 3}"
-            if not (alone.exists() and voiced.exists()):
+            short = out_dir / f"{slug}.short"
+            if not (alone.exists() and voiced.exists()) and not short.exists():
                 if src is None:
                     bpm = int(name.split("/")[1])
                     spec = SynthSpec(bpm=bpm, tonic=n % 12, intro_bars=4, body_bars=40,
@@ -187,11 +189,17 @@ def vocal_set() -> list[VocalItem]:
                     music = synthesize(spec)[: round(SECONDS * SR)]
                 else:
                     music = _decode(src, SECONDS)
+                if len(music) < (onset + MIN_VOICED_S) * SR:
+                    log.info("%s: too short for a voice at %.1f s, left out", name, onset)
+                    short.touch()
+                    continue
                 voice_name, voice = _voice(n, n, tmp)
                 log.info("%s + %s at %.1f s (%+.1f dB)", name, voice_name, onset, gain_db)
                 sf.write(alone, music, SR)
                 sf.write(voiced, _lay(music, voice, onset, gain_db), SR)
                 (out_dir / f"{slug}_voice.txt").write_text(f"{voice_name}\n")
+            if not voiced.exists():
+                continue
             voice_name = (out_dir / f"{slug}_voice.txt").read_text().strip()
             items.append(VocalItem(str(alone), name, None, None))
             items.append(VocalItem(str(voiced), f"{name} + {voice_name}", onset, voice_name))

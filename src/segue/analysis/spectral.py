@@ -43,6 +43,17 @@ LOW_BAND_HZ = 200.0
 #: Mel bands from :data:`LOW_BAND_HZ` up to this are "mid" (snare body, chords, voice);
 #: above it, "high" (snare crack, hi-hats, cymbals).
 HIGH_BAND_HZ = 2000.0
+#: The partial-glide analysis (:func:`partial_glides`): a log-frequency spectrum from
+#: VOICE_FMIN_HZ to VOICE_FMAX_HZ (a voice's second to tenth harmonics, its formants) in
+#: 20-cent steps, cut into bands of 600 cents every 300 cents.
+VOICE_FMIN_HZ = 200.0
+VOICE_FMAX_HZ = 3000.0
+GLIDE_STEP_CENTS = 20.0
+_GLIDE_BAND = 30
+_GLIDE_BAND_HOP = 15
+#: Largest shift tried between consecutive frames, in steps (±60 cents in 23 ms: a
+#: vibrato of ±50 cents at 6 Hz moves at most about 45).
+_GLIDE_MAX_SHIFT = 3
 
 
 class Decimator:
@@ -168,6 +179,9 @@ class Frames:
     centroid_hz : spectral centroid.
     brightness : share of spectral energy above :data:`BRIGHTNESS_CUTOFF_HZ`, 0–1.
     mel_db : log-mel spectrum, shape ``(frames, N_MELS)``.
+    glide_cents, glide_corr : per frame and voice band, how far (cents) the partials
+        moved since the previous frame and how well the two spectra then align,
+        shape ``(frames, bands)`` (:func:`partial_glides`).
 
     """
 
@@ -180,6 +194,8 @@ class Frames:
     centroid_hz: F32
     brightness: F32
     mel_db: F32
+    glide_cents: F32
+    glide_corr: F32
 
     @property
     def fps(self) -> float:
@@ -193,6 +209,57 @@ class Frames:
         return out
 
 
+def log_frequency_map(sr: int, n_fft: int) -> F32:
+    """Linear interpolation from STFT bins to a log-frequency axis, ``(n_log, n_fft//2+1)``.
+
+    The axis runs from :data:`VOICE_FMIN_HZ` to :data:`VOICE_FMAX_HZ` in steps of
+    :data:`GLIDE_STEP_CENTS`.
+    """
+    n_log = int(1200.0 * np.log2(VOICE_FMAX_HZ / VOICE_FMIN_HZ) / GLIDE_STEP_CENTS) + 1
+    position = VOICE_FMIN_HZ * 2.0 ** (np.arange(n_log) * GLIDE_STEP_CENTS / 1200.0) / (sr / n_fft)
+    below = np.floor(position).astype(np.intp)
+    frac = position - below
+    out: F32 = np.zeros((n_log, n_fft // 2 + 1), np.float32)
+    out[np.arange(n_log), below] = 1.0 - frac
+    out[np.arange(n_log), below + 1] = frac
+    return out
+
+
+def partial_glides(log_power: F32) -> tuple[F32, F32]:
+    """How far the partials move from frame to frame, band by band (a fluctogram).
+
+    Parameters
+    ----------
+    log_power : log power on the :func:`log_frequency_map` axis, ``(frames, n_log)``.
+
+    Returns
+    -------
+    ``(cents, corr)``, each ``(frames - 1, bands)``: for each frame after the first and
+    each band of 600 cents, the shift of the previous frame's spectrum (±60 cents,
+    parabola-refined) that correlates best with this one, and that correlation. Held
+    notes and drums do not move (0 cents); a singer's vibrato and a speaker's
+    intonation do. After Lehner, Widmer and Sonnleitner's fluctogram (ICASSP 2014).
+    """
+    m = _GLIDE_MAX_SHIFT
+    starts = np.arange(0, log_power.shape[1] - _GLIDE_BAND + 1, _GLIDE_BAND_HOP)
+    bands = log_power[:, starts[:, None] + np.arange(_GLIDE_BAND)[None, :]]
+    bands = bands - bands.mean(axis=2, keepdims=True)  # (frames, bands, band)
+    now = bands[1:, :, m:-m]
+    now_norm = np.sqrt((now * now).sum(axis=2))
+    corr = np.empty((2 * m + 1, *now.shape[:2]), dtype=np.float32)
+    for k, shift in enumerate(range(-m, m + 1)):
+        before = bands[:-1, :, m + shift : _GLIDE_BAND - m + shift]
+        norm = now_norm * np.sqrt((before * before).sum(axis=2))
+        corr[k] = (now * before).sum(axis=2) / np.maximum(norm, 1e-9)
+    best = np.clip(corr.argmax(axis=0), 1, 2 * m - 1)
+    i, j = np.indices(best.shape)
+    a, b, c = corr[best - 1, i, j], corr[best, i, j], corr[best + 1, i, j]
+    curve = a - 2.0 * b + c
+    vertex = np.where(curve < 0, 0.5 * (a - c) / np.where(curve < 0, curve, -1.0), 0.0)
+    cents = (best - m + np.clip(vertex, -0.5, 0.5)) * GLIDE_STEP_CENTS
+    return cents.astype(np.float32), corr.max(axis=0).astype(np.float32)
+
+
 def frame_features(y: F32, sr: int) -> Frames:
     """Reduce the STFT of mono ``y`` (at ``sr`` Hz) to :class:`Frames`."""
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / sr).astype(np.float32)
@@ -203,11 +270,18 @@ def frame_features(y: F32, sr: int) -> Frames:
     mid = ~low & ~high
     bright_mask = freqs >= BRIGHTNESS_CUTOFF_HZ
     window_energy = float(np.sum(signal.get_window("hann", N_FFT) ** 2))
+    to_log = log_frequency_map(sr, N_FFT)
     mels: list[F32] = []
     rms: list[F32] = []
     cent: list[F32] = []
     bright: list[F32] = []
+    glides: list[tuple[F32, F32]] = []
+    previous: F32 | None = None
     for _, power in power_spectrogram_blocks(y, N_FFT, HOP):
+        log_power = np.log(power @ to_log.T + 1e-10)
+        joined = log_power if previous is None else np.concatenate([previous, log_power])
+        glides.append(partial_glides(joined))
+        previous = log_power[-1:]
         total = power.sum(axis=1)
         safe = np.maximum(total, 1e-20)
         mels.append((10.0 * np.log10(power @ fb.T + 1e-10)).astype(np.float32))
@@ -217,8 +291,14 @@ def frame_features(y: F32, sr: int) -> Frames:
         bright.append((power[:, bright_mask].sum(axis=1) / safe).astype(np.float32))
     if not mels:
         empty = np.zeros(0, np.float32)
+        none = np.zeros((0, 1), np.float32)
         return Frames(sr, empty, empty, empty, empty, empty, empty, empty,
-                      np.zeros((0, N_MELS), np.float32))
+                      np.zeros((0, N_MELS), np.float32), none, none)
+    # The first frame has no predecessor: no movement, no alignment.
+    cents = np.concatenate([np.zeros((1, glides[0][0].shape[1]), np.float32),
+                            *(g[0] for g in glides)])
+    corr = np.concatenate([np.zeros((1, glides[0][1].shape[1]), np.float32),
+                           *(g[1] for g in glides)])
     mel_db = np.concatenate(mels)
     # Flux with a floor 60 dB under the loudest band so noise in silence adds nothing.
     floored = np.maximum(mel_db, mel_db.max() - 60.0)
@@ -238,6 +318,8 @@ def frame_features(y: F32, sr: int) -> Frames:
         centroid_hz=np.concatenate(cent),
         brightness=np.concatenate(bright),
         mel_db=mel_db,
+        glide_cents=cents,
+        glide_corr=corr,
     )
 
 

@@ -31,10 +31,22 @@ F64 = npt.NDArray[np.float64]
 
 SILENCE_DB = -60.0
 ARRIVAL_DROP_DB = 3.0
-#: A novelty peak counts as a boundary above this (the novelty is scaled to 0–1).
-NOVELTY_THRESHOLD = 0.3
+#: A novelty peak is a candidate boundary above this (the novelty is scaled to 0–1 by
+#: its largest peak, so a low bar: a peak just over a higher one comes and goes when the
+#: largest peak changes a little, and the level step decides among candidates anyway).
+CANDIDATE_NOVELTY = 0.15
+#: Among candidate boundaries, level steps within this of the largest count as equal
+#: (the earliest wins for an intro, the latest for an outro), and novelty peaks at
+#: least this share of the strongest (when no step is large enough).
+STEP_TOLERANCE_DB = 1.0
+PEAK_TOLERANCE = 0.8
 #: A boundary where the level steps up (intro) or down (outro) at least this much wins.
 MIN_ARRIVAL_GAIN_DB = 1.5
+#: Voice onset decisions on :func:`voice_probability` (see :func:`vocal_onset`).
+VOICE_SMOOTH_S = 2.0
+VOICE_ON = 0.5
+VOICE_HOLD_S = 8.0
+VOICE_HOLD = 0.4
 
 
 @dataclass(frozen=True)
@@ -116,47 +128,175 @@ def _peaks(values: F64, threshold: float) -> npt.NDArray[np.intp]:
     return out
 
 
-def vocal_onset(frames: Frames, first_s: float, last_s: float) -> tuple[float | None, float]:
-    """Where a voice probably enters, and a 0–1 confidence (``None``, 0 when unsure).
+#: Voice evidence is gathered in blocks of this length.
+VOICE_BLOCK_S = 0.5
+#: A band's frame pair counts as aligned partials at this correlation of the moved
+#: spectrum (noise and drum hits align worse); a band counts in a block when at least
+#: :data:`VOICE_TONAL_SHARE` of its pairs do.
+VOICE_TONAL_CORR = 0.8
+VOICE_TONAL_SHARE = 0.5
+#: A partial "moves" from one frame to the next by at least this much, in cents.
+VOICE_MOTION_CENTS = 10.0
+#: How many of the most active voice bands make a block's glide features.
+VOICE_TOP_BANDS = 3
+#: Mel bands of the formant features: F1/F2 (syllables) and F3 plus fricatives.
+FORMANT_HZ = (800.0, 3000.0)
+SIBILANT_HZ = (3000.0, 5000.0)
+#: Names of :func:`voice_features`, in order (``rel_``: above the track's own 25th
+#: percentile, so a texture that glides or flickers all along does not count).
+VOICE_FEATURES = ("glide", "moving", "formant_flicker", "sibilant_flicker", "mid_flux_share",
+                  "rel_glide", "rel_moving", "rel_formant_flicker", "rel_sibilant_flicker",
+                  "level_db")
+#: Logistic-regression weights of :data:`VOICE_FEATURES` and the bias, fitted by
+#: ``benchmarks/fit_vocal.py`` on the vocal benchmark set.
+VOICE_WEIGHTS = np.zeros(len(VOICE_FEATURES))
+VOICE_BIAS = -5.0
 
-    A heuristic without a model: a voice adds sustained, harmonic energy in the
-    300–3000 Hz band. The log-mel spectrum is smoothed along time (a 0.5 s median
-    keeps sustained tones, drops drum hits); the band's excess over the rest of the
-    spectrum is compared with its level over the first 10 % of the song. The onset
-    is the first moment, at least 2 s in, that the excess rises 4 dB above the intro
-    level and holds for 4 s; the confidence grows with the rise (4 dB: 0.2, 10 dB or
-    more: 0.6): without a voice model it never claims certainty.
+
+def _blocks(values: F64, step: int) -> F64:
+    """``values`` (frames, ...) cut into whole blocks of ``step`` frames: (blocks, step, ...)."""
+    n = len(values) // step
+    out: F64 = values[: n * step].reshape(n, step, *values.shape[1:])
+    return out
+
+
+def _glide_blocks(frames: Frames, step: int) -> tuple[F64, F64]:
+    """Per block, the partials' sustained glide (cents per frame) and moving share.
+
+    Each is the mean of the :data:`VOICE_TOP_BANDS` most active voice bands; the
+    moving share is that of frame pairs whose partials keep moving. A vibrato or an
+    intonation contour moves the same way for several frames in a row, so the product
+    of consecutive movements is positive; the estimation noise of held notes averages
+    to about 0. Only frame pairs whose spectra align well count.
     """
-    fps = frames.fps
-    mel = frames.mel_db.astype(np.float64)
-    if len(mel) < 10 * fps:
-        return None, 0.0
-    # Mel band centres: recompute from the same layout as the front end.
-    n_mels = mel.shape[1]
-    edges = np.linspace(2595 * np.log10(1 + 30 / 700), 2595 * np.log10(1 + 5000 / 700), n_mels + 2)
+    cents = frames.glide_cents.astype(np.float64)
+    tonal = frames.glide_corr >= VOICE_TONAL_CORR
+    pair = np.concatenate([tonal[1:] & tonal[:-1], np.zeros((1, tonal.shape[1]), bool)])
+    product = np.concatenate([cents[1:] * cents[:-1], np.zeros((1, cents.shape[1]))])
+    product = np.where(pair, product, 0.0)
+    moving = np.where(pair, product >= VOICE_MOTION_CENTS**2, False).astype(np.float64)
+    count = _blocks(pair.astype(np.float64), step).sum(axis=1)
+    enough = count >= VOICE_TONAL_SHARE * step
+    glide = np.sqrt(np.maximum(_blocks(product, step).sum(axis=1) / np.maximum(count, 1), 0.0))
+    share = _blocks(moving, step).sum(axis=1) / np.maximum(count, 1)
+    glide, share = np.where(enough, glide, 0.0), np.where(enough, share, 0.0)
+    top = VOICE_TOP_BANDS
+    return (np.sort(glide, axis=1)[:, -top:].mean(axis=1),
+            np.sort(share, axis=1)[:, -top:].mean(axis=1))
+
+
+def _flicker(frames: Frames, step: int, band_hz: tuple[float, float]) -> F64:
+    """Per block, how much the log-mel energy in ``band_hz`` flickers frame to frame (dB).
+
+    Syllables and consonants come and go several times a second, pads and chords do not.
+    """
+    n_mels = frames.mel_db.shape[1]
+    edges = np.linspace(2595 * np.log10(1 + 30 / 700), 2595 * np.log10(1 + 5000 / 700),
+                        n_mels + 2)
     centres = 700 * (10 ** (edges[1:-1] / 2595) - 1)
-    band = (centres >= 300) & (centres <= 3000)
-    step = max(1, round(0.25 * fps))
-    n = len(mel) // step
-    coarse = mel[: n * step].reshape(n, step, n_mels)
-    sustained = np.median(coarse, axis=1)  # drums are short: the median ignores them
-    excess = sustained[:, band].mean(axis=1) - sustained[:, ~band].mean(axis=1)
-    times = np.arange(n) * step / fps
+    band = (centres >= band_hz[0]) & (centres <= band_hz[1])
+    energy = frames.mel_db[:, band].astype(np.float64).mean(axis=1)
+    out: F64 = _blocks(np.abs(np.diff(energy, prepend=energy[:1])), step).mean(axis=1)
+    return out
+
+
+def voice_features(frames: Frames) -> tuple[F64, F64]:
+    """Evidence of a voice per :data:`VOICE_BLOCK_S` block: ``(times_s, features)``.
+
+    ``features`` has shape ``(blocks, len(VOICE_FEATURES))``, in the order of
+    :data:`VOICE_FEATURES`: the partials' glide and moving share
+    (:func:`_glide_blocks`, from the fluctogram of
+    :func:`segue.analysis.spectral.partial_glides`), the flicker of the formant and
+    sibilant bands (:func:`_flicker`), the mid band's share of the onset strength, the
+    first four again above the track's own 25th percentile, and the block's level
+    against the track's median (dB).
+    """
+    step = max(2, round(VOICE_BLOCK_S * frames.fps))
+    n = len(frames.onset) // step
+    if n == 0 or frames.glide_cents.shape[1] < VOICE_TOP_BANDS:
+        return np.zeros(0), np.zeros((0, len(VOICE_FEATURES)))
+    glide, moving = _glide_blocks(frames, step)
+    formant = _flicker(frames, step, FORMANT_HZ)
+    sibilant = _flicker(frames, step, SIBILANT_HZ)
+    onset = _blocks(frames.onset.astype(np.float64), step).mean(axis=1)
+    mid = _blocks(frames.onset_mid.astype(np.float64), step).mean(axis=1)
+    level = _blocks(frames.rms_db.astype(np.float64), step).mean(axis=1)
+    audible = level > SILENCE_DB
+    base = audible if audible.any() else np.ones(n, bool)
+    raw = np.stack([glide, moving, formant, sibilant])
+    rel = raw - np.percentile(raw[:, base], 25, axis=1, keepdims=True)
+    table = np.column_stack([raw.T, mid / np.maximum(onset, 1e-6), rel.T,
+                             level - float(np.median(level[base]))])
+    times: F64 = np.arange(n) * step / frames.fps
+    return times, table
+
+
+def voice_probability(frames: Frames) -> tuple[F64, F64]:
+    """P(a voice sounds) per block: ``(times_s, probability)``.
+
+    A logistic model over :func:`voice_features` (:data:`VOICE_WEIGHTS`,
+    :data:`VOICE_BIAS`).
+    """
+    times, table = voice_features(frames)
+    prob: F64 = 1.0 / (1.0 + np.exp(-(table @ VOICE_WEIGHTS + VOICE_BIAS)))
+    return times, prob
+
+
+def vocal_onset(frames: Frames, first_s: float, last_s: float) -> tuple[float | None, float]:
+    """Where a voice (sung or spoken) enters, and a 0–1 confidence (``None``, 0: none).
+
+    On :func:`voice_probability` smoothed over :data:`VOICE_SMOOTH_S`: the voice is there
+    where the smoothed probability reaches :data:`VOICE_ON` and its mean over the next
+    :data:`VOICE_HOLD_S` stays at least :data:`VOICE_HOLD`; it entered at the first
+    block of the :data:`VOICE_SMOOTH_S` before that whose own probability reaches
+    :data:`VOICE_ON`. The confidence is that mean over the next :data:`VOICE_HOLD_S`.
+    """
+    times, prob = voice_probability(frames)
+    return onset_from_probability(times, prob, first_s, last_s)
+
+
+def onset_from_probability(times: F64, prob: F64, first_s: float, last_s: float
+                           ) -> tuple[float | None, float]:
+    """The decision of :func:`vocal_onset` on a given per-block voice probability."""
     inside = (times >= first_s) & (times <= last_s)
-    if inside.sum() < 20:
+    if inside.sum() < 12:
         return None, 0.0
-    idx = np.flatnonzero(inside)
-    intro = idx[: max(4, len(idx) // 10)]
-    base = float(np.median(excess[intro]))
-    hold = max(1, round(4.0 / (step / fps)))
-    above = (excess[idx] > base + 4.0) & (times[idx] >= first_s + 2.0)
-    run = np.convolve(above.astype(float), np.ones(hold), mode="valid") >= hold
-    if not run.any():
+    prob = np.where(inside, prob, 0.0)
+    per_s = 1.0 / VOICE_BLOCK_S
+    width = max(1, round(VOICE_SMOOTH_S * per_s))
+    smooth = np.convolve(prob, np.ones(width) / width, mode="same")
+    hold_n = round(VOICE_HOLD_S * per_s)
+    after = np.convolve(prob, np.ones(hold_n) / hold_n, mode="full")[hold_n - 1 :]
+    found = np.flatnonzero((smooth >= VOICE_ON) & (after >= VOICE_HOLD))
+    if not len(found):
         return None, 0.0
-    k = idx[int(np.argmax(run))]
-    rise = float(np.median(excess[k : k + hold]) - base)
-    confidence = float(np.clip(0.2 + (rise - 4.0) * 0.066, 0.0, 0.6))
-    return round(float(times[k]), 3), round(confidence, 2)
+    k = int(found[0])
+    lo = max(0, k - width)
+    early = np.flatnonzero(prob[lo : k + 1] >= VOICE_ON)
+    start = lo + int(early[0]) if len(early) else k
+    return round(float(times[start]), 2), round(float(np.clip(after[start], 0.0, 1.0)), 2)
+
+
+def _choose(steps: list[tuple[float, float]], peaks: list[tuple[float, float]],
+            fallback: float, *, earliest: bool) -> float:
+    """The boundary of an intro (``earliest``) or an outro among candidates.
+
+    ``steps``: (level step in dB, time) of every candidate; ``peaks``: (time, novelty)
+    of the novelty peaks among them. When the largest step reaches
+    :data:`MIN_ARRIVAL_GAIN_DB`, the earliest (intro) or latest (outro) candidate whose
+    step is within :data:`STEP_TOLERANCE_DB` of it wins: two boundaries with nearly
+    the same step would otherwise swap on any small change (the same song stretched by
+    15 %). Without such a step, the earliest (latest) novelty peak at least
+    :data:`PEAK_TOLERANCE` of the strongest one; with neither, ``fallback``.
+    """
+    best = max((g for g, _ in steps), default=0.0)
+    pick = min if earliest else max
+    if best >= MIN_ARRIVAL_GAIN_DB:
+        return pick(t for g, t in steps if g >= best - STEP_TOLERANCE_DB)
+    if peaks:
+        strongest = max(v for _, v in peaks)
+        return pick(t for t, v in peaks if v >= PEAK_TOLERANCE * strongest)
+    return fallback
 
 
 def find_cues(
@@ -193,7 +333,8 @@ def find_cues(
     intro_end = float(times[arrived[0]]) if len(arrived) else first
     outro_start = float(times[arrived[-1]]) if len(arrived) else last
     nov_t, nov = novelty(frames, bar_s)
-    peaks = [float(nov_t[p]) for p in _peaks(nov, NOVELTY_THRESHOLD)] if len(nov) else []
+    peak_idx = _peaks(nov, CANDIDATE_NOVELTY) if len(nov) else np.zeros(0, np.intp)
+    peaks = [(float(nov_t[p]), float(nov[p])) for p in peak_idx]
     span = max(8 * bar_s, 10.0)
     lead = max(2 * bar_s, 4.0)  # a shorter "before" is too little to compare with
 
@@ -202,23 +343,15 @@ def find_cues(
         return float(10.0 * np.log10(np.mean(10.0 ** (sel / 10.0)))) if len(sel) else -120.0
 
     # The song arrives at the boundary after which it is loudest relative to before.
-    early = [t for t in peaks if first + lead <= t <= first + 0.4 * (last - first)]
-    gains = [(mean_db(t, t + span) - mean_db(first, t), t) for t in [*early, intro_end]
-             if t >= first + lead]
-    best_gain = max((g for g, _ in gains), default=0.0)
-    if best_gain >= MIN_ARRIVAL_GAIN_DB:
-        intro_end = max(gains)[1]
-    elif early:
-        intro_end = early[0]  # no step in level: the first clear change in sound
+    early = [(t, v) for t, v in peaks if first + lead <= t <= first + 0.4 * (last - first)]
+    gains = [(mean_db(t, t + span) - mean_db(first, t), t)
+             for t in [*(t for t, _ in early), intro_end] if t >= first + lead]
+    intro_end = _choose(gains, early, intro_end, earliest=True)
     # The ending begins at the boundary after which it is quietest relative to before.
-    late = [t for t in peaks if last - 0.4 * (last - first) <= t <= last - lead]
-    drops = [(mean_db(t - span, t) - mean_db(t, last), t) for t in [*late, outro_start]
-             if t <= last - lead]
-    best_drop = max((g for g, _ in drops), default=0.0)
-    if best_drop >= MIN_ARRIVAL_GAIN_DB:
-        outro_start = max(drops)[1]
-    elif late:
-        outro_start = late[-1]
+    late = [(t, v) for t, v in peaks if last - 0.4 * (last - first) <= t <= last - lead]
+    drops = [(mean_db(t - span, t) - mean_db(t, last), t)
+             for t in [*(t for t, _ in late), outro_start] if t <= last - lead]
+    outro_start = _choose(drops, late, outro_start, earliest=False)
     intro_end = snap(min(max(intro_end, first), middle), grid)
     outro_start = snap(max(min(outro_start, last), middle), grid)
     vocal_s, vocal_conf = vocal_onset(frames, first, last)
