@@ -10,9 +10,10 @@ second after it are 1 (its pauses included). Features are
 ``structure.voice_features``; they are standardised for an L2-regularised logistic
 regression, and the weights are mapped back to raw feature units for the library.
 Cross-validation holds out whole instrumentals (both their renders), two folds, and
-scores the onset decision of ``structure.onset_from_probability`` on the held-out
-renders: a hit is an onset within 1 s of the truth; an onset reported on an
-instrumental alone, or more than 1 s away, is a false positive.
+scores the onset decision of ``structure.onset_from_scores`` on the held-out
+renders, for several thresholds on the voice score's step (``VOICE_STEP``): a hit is
+an onset within 1 s of the truth; an onset reported on an instrumental alone, or more
+than 1 s away, is a false positive. The step with the best held-out F1 is printed.
 """
 
 from __future__ import annotations
@@ -76,16 +77,18 @@ def fit(xs: list[np.ndarray], ys: list[np.ndarray]) -> tuple[np.ndarray, float]:
     return w, float(model.intercept_[0] - (model.coef_[0] * mu / sd).sum())
 
 
-def score(items: list[VocalItem], store: dict[str, Any], w: np.ndarray, b: float
-          ) -> dict[str, Any]:
+def score(items: list[VocalItem], store: dict[str, Any], w: np.ndarray, b: float,
+          step: float = structure.VOICE_STEP) -> dict[str, Any]:
     """Onset precision, recall and errors of weights ``w``, ``b`` on ``items``."""
     hits = reported = positives = 0
     errors: list[float] = []
     rows = []
+    saved = structure.VOICE_STEP
+    structure.VOICE_STEP = step
     for it in items:
         times, x, duration = features(it, store)
-        prob = 1.0 / (1.0 + np.exp(-(x @ w + b)))
-        onset, conf = structure.onset_from_probability(times, prob, 0.0, duration)
+        first = store[it.path][3]
+        onset, conf = structure.onset_from_scores(times, x @ w + b, first, duration)
         positives += it.onset_s is not None
         reported += onset is not None
         hit = onset is not None and it.onset_s is not None and abs(onset - it.onset_s) <= HIT_S
@@ -93,20 +96,31 @@ def score(items: list[VocalItem], store: dict[str, Any], w: np.ndarray, b: float
         if onset is not None and it.onset_s is not None:
             errors.append(abs(onset - it.onset_s))
         rows.append((it.name, it.onset_s, onset, conf))
+    structure.VOICE_STEP = saved
     return {"precision": hits / reported if reported else float("nan"),
             "recall": hits / positives if positives else float("nan"),
             "median_error_s": float(np.median(errors)) if errors else float("nan"),
             "hits": hits, "reported": reported, "positives": positives, "rows": rows}
 
 
+def _f1(results: list[dict[str, Any]]) -> float:
+    hits = sum(r["hits"] for r in results)
+    reported = sum(r["reported"] for r in results)
+    positives = sum(r["positives"] for r in results)
+    p, r = hits / max(reported, 1), hits / max(positives, 1)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    items = vocal_set()
+    items = vocal_set(build="--built-only" not in sys.argv)
     cache = cache_dir() / "vocal-features.pkl"
     store: dict[str, Any] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
     sources = sorted({it.name.split(" + ")[0] for it in items})
     fold_of = {s: k % 2 for k, s in enumerate(sources)}
     held: list[tuple[Any, ...]] = []
+    steps = (0.75, 1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+    by_step: dict[float, list[dict[str, Any]]] = {s: [] for s in steps}
     for fold in (0, 1):
         train = [it for it in items if fold_of[it.name.split(" + ")[0]] != fold]
         test = [it for it in items if fold_of[it.name.split(" + ")[0]] == fold]
@@ -116,10 +130,18 @@ def main() -> int:
             xs.append(x)
             ys.append(labels(it, times))
         w, b = fit(xs, ys)
-        result = score(test, store, w, b)
-        held += result["rows"]
-        print(f"fold {fold}: precision {result['precision']:.2f} recall {result['recall']:.2f} "
-              f"median error {result['median_error_s']:.2f} s")
+        for st in steps:
+            by_step[st].append(score(test, store, w, b, st))
+    for st, results in by_step.items():
+        hits = sum(r["hits"] for r in results)
+        reported = sum(r["reported"] for r in results)
+        positives = sum(r["positives"] for r in results)
+        print(f"held out, step {st:4.2f}: precision {hits / max(reported, 1):.2f} "
+              f"recall {hits / max(positives, 1):.2f}")
+    chosen = max(steps, key=lambda st: _f1(by_step[st]))
+    print(f"chosen step (best held-out F1): {chosen}")
+    for r in by_step[chosen]:
+        held += r["rows"]
     cache.write_bytes(pickle.dumps(store))
     xs, ys = [], []
     for it in items:
@@ -127,13 +149,14 @@ def main() -> int:
         xs.append(x)
         ys.append(labels(it, times))
     w, b = fit(xs, ys)
-    full = score(items, store, w, b)
+    full = score(items, store, w, b, chosen)
     print(f"all (in-sample): precision {full['precision']:.2f} recall {full['recall']:.2f} "
           f"median error {full['median_error_s']:.2f} s")
     for name, truth, onset, conf in held:
         print(f"  held out: {name[:50]:50s} truth {truth} found {onset} ({conf})")
     print("VOICE_WEIGHTS = np.array([" + ", ".join(f"{v:.4g}" for v in w) + "])")
     print(f"VOICE_BIAS = {b:.4g}")
+    print(f"VOICE_STEP = {chosen}")
     return 0
 
 

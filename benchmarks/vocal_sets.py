@@ -144,7 +144,7 @@ def _voice(kind: int, seed: int, tmp: Path) -> tuple[str, np.ndarray]:
         f0 = (50, 64)[seed % 2]
         y, name = sung_voice(SECONDS, seed=seed, f0_midi=f0), f"sung-{f0}"
     else:
-        program = CHOIR_PROGRAMS[seed % len(CHOIR_PROGRAMS)]
+        program = CHOIR_PROGRAMS[(seed // 3) % len(CHOIR_PROGRAMS)]
         y, name = _choir(program, seed, tmp, SECONDS), f"choir-{program}"
     reps = int(np.ceil(SECONDS * SR / max(len(y), 1)))
     return name, np.tile(y, reps)[: round(SECONDS * SR)]
@@ -163,8 +163,9 @@ def _lay(music: np.ndarray, voice: np.ndarray, onset_s: float, gain_db: float) -
     return out / peak * 0.9 if peak > 0.99 else out
 
 
-def vocal_set() -> list[VocalItem]:
-    """Every instrumental alone and with a voice (built once)."""
+def vocal_set(*, build: bool = True) -> list[VocalItem]:
+    """Every instrumental alone and with a voice (built once; ``build=False``: only the
+    renders already built)."""
     from synthetic import SynthSpec, synthesize
 
     out_dir = cache_dir() / "vocals"
@@ -181,7 +182,7 @@ def vocal_set() -> list[VocalItem]:
             gain_db = round(rng.uniform(-6.0, 0.0), 1)
             alone, voiced = out_dir / f"{slug}.flac", out_dir / f"{slug}_voice.flac"
             short = out_dir / f"{slug}.short"
-            if not (alone.exists() and voiced.exists()) and not short.exists():
+            if build and not (alone.exists() and voiced.exists()) and not short.exists():
                 if src is None:
                     bpm = int(name.split("/")[1])
                     spec = SynthSpec(bpm=bpm, tonic=n % 12, intro_bars=4, body_bars=40,
@@ -198,7 +199,7 @@ def vocal_set() -> list[VocalItem]:
                 sf.write(alone, music, SR)
                 sf.write(voiced, _lay(music, voice, onset, gain_db), SR)
                 (out_dir / f"{slug}_voice.txt").write_text(f"{voice_name}\n")
-            if not voiced.exists():
+            if not (voiced.exists() and (out_dir / f"{slug}_voice.txt").exists()):
                 continue
             voice_name = (out_dir / f"{slug}_voice.txt").read_text().strip()
             items.append(VocalItem(str(alone), name, None, None))

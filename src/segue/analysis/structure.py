@@ -42,11 +42,13 @@ STEP_TOLERANCE_DB = 1.0
 PEAK_TOLERANCE = 0.8
 #: A boundary where the level steps up (intro) or down (outro) at least this much wins.
 MIN_ARRIVAL_GAIN_DB = 1.5
-#: Voice onset decisions on :func:`voice_probability` (see :func:`vocal_onset`).
-VOICE_SMOOTH_S = 2.0
-VOICE_ON = 0.5
-VOICE_HOLD_S = 8.0
-VOICE_HOLD = 0.4
+#: Voice onset decision (see :func:`vocal_onset`): the windows compared before and after
+#: a candidate, the music needed before one, and the thresholds on the voice score's
+#: step and on its level after (logits), chosen by ``benchmarks/fit_vocal.py``.
+VOICE_WINDOW_S = 8.0
+VOICE_LEAD_S = 4.0
+VOICE_STEP = 1.25
+VOICE_LEVEL = 0.0
 
 
 @dataclass(frozen=True)
@@ -149,8 +151,9 @@ VOICE_FEATURES = ("glide", "moving", "formant_flicker", "sibilant_flicker", "mid
                   "level_db")
 #: Logistic-regression weights of :data:`VOICE_FEATURES` and the bias, fitted by
 #: ``benchmarks/fit_vocal.py`` on the vocal benchmark set.
-VOICE_WEIGHTS = np.zeros(len(VOICE_FEATURES))
-VOICE_BIAS = -5.0
+VOICE_WEIGHTS = np.array([0.4429, 12.24, 0.3191, -0.359, -1.782, -0.3193, -4.657, -0.2657,
+                          0.1565, 0.007961])
+VOICE_BIAS = -0.1722
 
 
 def _blocks(values: F64, step: int) -> F64:
@@ -245,36 +248,40 @@ def voice_probability(frames: Frames) -> tuple[F64, F64]:
 def vocal_onset(frames: Frames, first_s: float, last_s: float) -> tuple[float | None, float]:
     """Where a voice (sung or spoken) enters, and a 0–1 confidence (``None``, 0: none).
 
-    On :func:`voice_probability` smoothed over :data:`VOICE_SMOOTH_S`: the voice is there
-    where the smoothed probability reaches :data:`VOICE_ON` and its mean over the next
-    :data:`VOICE_HOLD_S` stays at least :data:`VOICE_HOLD`; it entered at the first
-    block of the :data:`VOICE_SMOOTH_S` before that whose own probability reaches
-    :data:`VOICE_ON`. The confidence is that mean over the next :data:`VOICE_HOLD_S`.
+    A change point in the voice evidence: the block after which the model's voice
+    score (the logit of :func:`voice_probability`) is highest, on average over the next
+    :data:`VOICE_WINDOW_S`, relative to the :data:`VOICE_WINDOW_S` before it (at least
+    :data:`VOICE_LEAD_S` of music first). Textures that glide all along (chorused pads,
+    distorted guitars) raise both sides alike; a voice that enters raises only the
+    second. It is reported when that step reaches :data:`VOICE_STEP` and the score
+    after it is at least :data:`VOICE_LEVEL`; the confidence is the step over twice
+    :data:`VOICE_STEP` (0.5 at the threshold, 1 from twice it).
     """
-    times, prob = voice_probability(frames)
-    return onset_from_probability(times, prob, first_s, last_s)
+    times, table = voice_features(frames)
+    return onset_from_scores(times, table @ VOICE_WEIGHTS + VOICE_BIAS, first_s, last_s)
 
 
-def onset_from_probability(times: F64, prob: F64, first_s: float, last_s: float
-                           ) -> tuple[float | None, float]:
-    """The decision of :func:`vocal_onset` on a given per-block voice probability."""
-    inside = (times >= first_s) & (times <= last_s)
-    if inside.sum() < 12:
-        return None, 0.0
-    prob = np.where(inside, prob, 0.0)
+def onset_from_scores(times: F64, scores: F64, first_s: float, last_s: float
+                      ) -> tuple[float | None, float]:
+    """The decision of :func:`vocal_onset` on given per-block voice scores (logits)."""
     per_s = 1.0 / VOICE_BLOCK_S
-    width = max(1, round(VOICE_SMOOTH_S * per_s))
-    smooth = np.convolve(prob, np.ones(width) / width, mode="same")
-    hold_n = round(VOICE_HOLD_S * per_s)
-    after = np.convolve(prob, np.ones(hold_n) / hold_n, mode="full")[hold_n - 1 :]
-    found = np.flatnonzero((smooth >= VOICE_ON) & (after >= VOICE_HOLD))
-    if not len(found):
+    window = round(VOICE_WINDOW_S * per_s)
+    lead = round(VOICE_LEAD_S * per_s)
+    inside = np.flatnonzero((times >= first_s) & (times <= last_s))
+    if len(inside) < lead + window:
         return None, 0.0
-    k = int(found[0])
-    lo = max(0, k - width)
-    early = np.flatnonzero(prob[lo : k + 1] >= VOICE_ON)
-    start = lo + int(early[0]) if len(early) else k
-    return round(float(times[start]), 2), round(float(np.clip(after[start], 0.0, 1.0)), 2)
+    v = scores[inside[0] : inside[-1] + 1]
+    cums = np.concatenate([[0.0], np.cumsum(v)])
+    ks = np.arange(lead, len(v) - window + 1)
+    after = (cums[ks + window] - cums[ks]) / window
+    starts = np.maximum(0, ks - window)
+    before = (cums[ks] - cums[starts]) / (ks - starts)
+    step = after - before
+    best = int(np.argmax(step))
+    if step[best] < VOICE_STEP or after[best] < VOICE_LEVEL:
+        return None, 0.0
+    onset = float(times[inside[0] + ks[best]])
+    return round(onset, 2), round(float(np.clip(step[best] / (2 * VOICE_STEP), 0.0, 1.0)), 2)
 
 
 def _choose(steps: list[tuple[float, float]], peaks: list[tuple[float, float]],
