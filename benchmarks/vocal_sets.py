@@ -150,23 +150,10 @@ def _voice(kind: int, seed: int, tmp: Path) -> tuple[str, np.ndarray]:
     return name, np.tile(y, reps)[: round(SECONDS * SR)]
 
 
-def _lay(music: np.ndarray, voice: np.ndarray, onset_s: float, gain_db: float) -> np.ndarray:
-    """``voice`` added to ``music`` from ``onset_s``, at ``gain_db`` against its RMS."""
-    start = round(onset_s * SR)
-    v = voice[: len(music) - start]
-    active = np.abs(v) > 0.05 * np.abs(v).max()
-    rms_v = np.sqrt(np.mean(v[active] ** 2))
-    rms_m = np.sqrt(np.mean(music[start:] ** 2))
-    out = music.copy()
-    out[start : start + len(v)] += (v * rms_m / rms_v * 10 ** (gain_db / 20))[:, None]
-    peak = np.abs(out).max()
-    return out / peak * 0.9 if peak > 0.99 else out
-
-
 def vocal_set(*, build: bool = True) -> list[VocalItem]:
     """Every instrumental alone and with a voice (built once; ``build=False``: only the
     renders already built)."""
-    from synthetic import SynthSpec, synthesize
+    from synthetic import SynthSpec, lay_voice, synthesize
 
     out_dir = cache_dir() / "vocals"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -197,7 +184,7 @@ def vocal_set(*, build: bool = True) -> list[VocalItem]:
                 voice_name, voice = _voice(n, n, tmp)
                 log.info("%s + %s at %.1f s (%+.1f dB)", name, voice_name, onset, gain_db)
                 sf.write(alone, music, SR)
-                sf.write(voiced, _lay(music, voice, onset, gain_db), SR)
+                sf.write(voiced, lay_voice(music, voice, onset, gain_db, SR), SR)
                 (out_dir / f"{slug}_voice.txt").write_text(f"{voice_name}\n")
             if not (voiced.exists() and (out_dir / f"{slug}_voice.txt").exists()):
                 continue

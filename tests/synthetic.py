@@ -244,3 +244,22 @@ def sung_voice(seconds: float, *, sr: int = 44100, tonic: int = 9, seed: int = 0
         burst = sig.sosfilt(hp, rng.standard_normal(m)) * np.exp(-np.arange(m) / (0.01 * sr))
         out[s : s + m] += 0.3 * burst * np.sqrt(np.mean(out**2) + 1e-12) * 3
     return out / (np.sqrt(np.mean(out**2)) + 1e-12) * 0.1
+
+
+def lay_voice(music: np.ndarray, voice: np.ndarray, onset_s: float, gain_db: float,
+              sr: int = 44100) -> np.ndarray:
+    """``voice`` (mono) added to ``music`` (``(n, channels)``) from ``onset_s`` on.
+
+    The voice is scaled so that its RMS over its active samples (above 5 % of its peak)
+    is ``gain_db`` against the music's RMS from the onset on; the sum is scaled down
+    when it would clip.
+    """
+    start = round(onset_s * sr)
+    v = voice[: len(music) - start]
+    active = np.abs(v) > 0.05 * np.abs(v).max()
+    rms_v = np.sqrt(np.mean(v[active] ** 2))
+    rms_m = np.sqrt(np.mean(music[start:] ** 2))
+    out = music.astype(np.float64).copy()
+    out[start : start + len(v)] += (v * rms_m / rms_v * 10 ** (gain_db / 20))[:, None]
+    peak = np.abs(out).max()
+    return out / peak * 0.9 if peak > 0.99 else out

@@ -31,15 +31,8 @@ F64 = npt.NDArray[np.float64]
 
 SILENCE_DB = -60.0
 ARRIVAL_DROP_DB = 3.0
-#: A novelty peak is a candidate boundary above this (the novelty is scaled to 0–1 by
-#: its largest peak, so a low bar: a peak just over a higher one comes and goes when the
-#: largest peak changes a little, and the level step decides among candidates anyway).
-CANDIDATE_NOVELTY = 0.15
-#: Among candidate boundaries, level steps within this of the largest count as equal
-#: (the earliest wins for an intro, the latest for an outro), and novelty peaks at
-#: least this share of the strongest (when no step is large enough).
-STEP_TOLERANCE_DB = 1.0
-PEAK_TOLERANCE = 0.8
+#: A novelty peak counts as a boundary above this (the novelty is scaled to 0–1).
+NOVELTY_THRESHOLD = 0.3
 #: A boundary where the level steps up (intro) or down (outro) at least this much wins.
 MIN_ARRIVAL_GAIN_DB = 1.5
 #: Voice onset decision (see :func:`vocal_onset`): the windows compared before and after
@@ -151,9 +144,9 @@ VOICE_FEATURES = ("glide", "moving", "formant_flicker", "sibilant_flicker", "mid
                   "level_db")
 #: Logistic-regression weights of :data:`VOICE_FEATURES` and the bias, fitted by
 #: ``benchmarks/fit_vocal.py`` on the vocal benchmark set.
-VOICE_WEIGHTS = np.array([0.4429, 12.24, 0.3191, -0.359, -1.782, -0.3193, -4.657, -0.2657,
-                          0.1565, 0.007961])
-VOICE_BIAS = -0.1722
+VOICE_WEIGHTS = np.array([0.4486, 12.2, 0.2787, -0.3417, -1.859, -0.3178, -4.928, -0.2476,
+                          0.1586, 0.008284])
+VOICE_BIAS = -0.09962
 
 
 def _blocks(values: F64, step: int) -> F64:
@@ -284,28 +277,6 @@ def onset_from_scores(times: F64, scores: F64, first_s: float, last_s: float
     return round(onset, 2), round(float(np.clip(step[best] / (2 * VOICE_STEP), 0.0, 1.0)), 2)
 
 
-def _choose(steps: list[tuple[float, float]], peaks: list[tuple[float, float]],
-            fallback: float, *, earliest: bool) -> float:
-    """The boundary of an intro (``earliest``) or an outro among candidates.
-
-    ``steps``: (level step in dB, time) of every candidate; ``peaks``: (time, novelty)
-    of the novelty peaks among them. When the largest step reaches
-    :data:`MIN_ARRIVAL_GAIN_DB`, the earliest (intro) or latest (outro) candidate whose
-    step is within :data:`STEP_TOLERANCE_DB` of it wins: two boundaries with nearly
-    the same step would otherwise swap on any small change (the same song stretched by
-    15 %). Without such a step, the earliest (latest) novelty peak at least
-    :data:`PEAK_TOLERANCE` of the strongest one; with neither, ``fallback``.
-    """
-    best = max((g for g, _ in steps), default=0.0)
-    pick = min if earliest else max
-    if best >= MIN_ARRIVAL_GAIN_DB:
-        return pick(t for g, t in steps if g >= best - STEP_TOLERANCE_DB)
-    if peaks:
-        strongest = max(v for _, v in peaks)
-        return pick(t for t, v in peaks if v >= PEAK_TOLERANCE * strongest)
-    return fallback
-
-
 def find_cues(
     frames: Frames,
     duration_s: float,
@@ -340,8 +311,7 @@ def find_cues(
     intro_end = float(times[arrived[0]]) if len(arrived) else first
     outro_start = float(times[arrived[-1]]) if len(arrived) else last
     nov_t, nov = novelty(frames, bar_s)
-    peak_idx = _peaks(nov, CANDIDATE_NOVELTY) if len(nov) else np.zeros(0, np.intp)
-    peaks = [(float(nov_t[p]), float(nov[p])) for p in peak_idx]
+    peaks = [float(nov_t[p]) for p in _peaks(nov, NOVELTY_THRESHOLD)] if len(nov) else []
     span = max(8 * bar_s, 10.0)
     lead = max(2 * bar_s, 4.0)  # a shorter "before" is too little to compare with
 
@@ -350,15 +320,23 @@ def find_cues(
         return float(10.0 * np.log10(np.mean(10.0 ** (sel / 10.0)))) if len(sel) else -120.0
 
     # The song arrives at the boundary after which it is loudest relative to before.
-    early = [(t, v) for t, v in peaks if first + lead <= t <= first + 0.4 * (last - first)]
-    gains = [(mean_db(t, t + span) - mean_db(first, t), t)
-             for t in [*(t for t, _ in early), intro_end] if t >= first + lead]
-    intro_end = _choose(gains, early, intro_end, earliest=True)
+    early = [t for t in peaks if first + lead <= t <= first + 0.4 * (last - first)]
+    gains = [(mean_db(t, t + span) - mean_db(first, t), t) for t in [*early, intro_end]
+             if t >= first + lead]
+    best_gain = max((g for g, _ in gains), default=0.0)
+    if best_gain >= MIN_ARRIVAL_GAIN_DB:
+        intro_end = max(gains)[1]
+    elif early:
+        intro_end = early[0]  # no step in level: the first clear change in sound
     # The ending begins at the boundary after which it is quietest relative to before.
-    late = [(t, v) for t, v in peaks if last - 0.4 * (last - first) <= t <= last - lead]
-    drops = [(mean_db(t - span, t) - mean_db(t, last), t)
-             for t in [*(t for t, _ in late), outro_start] if t <= last - lead]
-    outro_start = _choose(drops, late, outro_start, earliest=False)
+    late = [t for t in peaks if last - 0.4 * (last - first) <= t <= last - lead]
+    drops = [(mean_db(t - span, t) - mean_db(t, last), t) for t in [*late, outro_start]
+             if t <= last - lead]
+    best_drop = max((g for g, _ in drops), default=0.0)
+    if best_drop >= MIN_ARRIVAL_GAIN_DB:
+        outro_start = max(drops)[1]
+    elif late:
+        outro_start = late[-1]
     intro_end = snap(min(max(intro_end, first), middle), grid)
     outro_start = snap(max(min(outro_start, last), middle), grid)
     vocal_s, vocal_conf = vocal_onset(frames, first, last)
