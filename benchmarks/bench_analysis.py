@@ -294,6 +294,9 @@ def main() -> int:
                          "degenerate (no pulse, no key), stretch (real songs at 0.85x and "
                          "1.15x), vocals (voices laid into instrumentals); the last three "
                          "are run for segue only")
+    ap.add_argument("--out", default="analysis.json",
+                    help="results file in benchmarks/results/ (figures of systems not rerun "
+                         "are kept from it)")
     args = ap.parse_args()
     systems = [s for s in args.systems.split(",") if s]
     wanted = set(args.sets.split(","))
@@ -320,7 +323,7 @@ def main() -> int:
         segue_only["vocals"] = vocal_set()
         sets["vocals"] = [Item(path=v.path, name=v.name) for v in segue_only["vocals"]]
     report: dict[str, Any] = {"machine": machine(), "systems": {}}
-    previous = RESULTS / "analysis.json"
+    previous = RESULTS / args.out
     if previous.exists():  # keep the other systems' figures when rerunning some
         old = json.loads(previous.read_text()).get("systems", {})
         report["systems"] = {k: v for k, v in old.items() if k not in systems}
@@ -369,7 +372,7 @@ def main() -> int:
         out["overall"] = {"peak_rss_mb": peak, **speed(all_rows)}
         report["systems"][system] = out
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "analysis.json").write_text(json.dumps(report, indent=1))
+    (RESULTS / args.out).write_text(json.dumps(report, indent=1))
     print_report(report)
     return 0
 
