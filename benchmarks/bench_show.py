@@ -217,7 +217,8 @@ def endless(hours: float) -> dict[str, Any]:
         entries = list(show.log.tracks)
         rules = show._rules
     rss.append((round(show.position_s / 3600, 2), round(rss_mb(), 1)))
-    return {"hours": hours, "peak_rss_mb": round(peak_rss_mb(), 1), "audio_s": round(show.position_s, 1), "wall_s": round(wall, 1),
+    return {"hours": hours, "peak_rss_mb": round(peak_rss_mb(), 1),
+            "audio_s": round(show.position_s, 1), "wall_s": round(wall, 1),
             "realtime_factor": round(show.position_s / wall, 1), "rss_mb": rss,
             "rss_growth_mb": round(rss[-1][1] - rss[1][1], 1) if len(rss) > 2 else 0.0,
             "children_peak_mb": round(peak_children_mb(), 1), "tracks": len(entries),
