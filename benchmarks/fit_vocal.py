@@ -14,8 +14,9 @@ Cross-validation holds out whole instrumentals
 (both their renders), two folds, and scores the onset decision of
 ``structure.onset_from_scores`` on the held-out renders, for several thresholds on the
 voice score's step: a hit is an onset within 1 s of the truth; an onset reported on an
-instrumental alone, or more than 1 s away, is a false positive. The step with the best
-held-out F1 is printed, for the DSP score alone and with the speech detector
+instrumental alone, or more than 1 s away, is a false positive. The renders with recorded
+human speech are never fitted on, only scored. The step with the best held-out F1 is
+printed, for the DSP score alone and with the speech detector
 (``structure.speech_onset``, whose thresholds are not fitted).
 """
 
@@ -139,14 +140,18 @@ def by_voice(rows: list[tuple[Any, ...]]) -> str:
 
 
 def cross_validate(items: list[VocalItem], store: dict[str, Any], with_speech: bool,
-                   steps: tuple[float, ...]) -> dict[float, list[dict[str, Any]]]:
-    """Held-out scores per step threshold, two folds by instrumental."""
+                   steps: tuple[float, ...], *, human: bool = False
+                   ) -> dict[float, list[dict[str, Any]]]:
+    """Held-out scores per step threshold, two folds by instrumental (scoring the human
+    speech renders too when ``human``; they are never fitted on)."""
     sources = sorted({it.name.split(" + ")[0] for it in items})
     fold_of = {s: k % 2 for k, s in enumerate(sources)}
     by_step: dict[float, list[dict[str, Any]]] = {s: [] for s in steps}
     for fold in (0, 1):
-        train = [it for it in items if fold_of[it.name.split(" + ")[0]] != fold]
-        test = [it for it in items if fold_of[it.name.split(" + ")[0]] == fold]
+        train = [it for it in items if fold_of[it.name.split(" + ")[0]] != fold
+                 and it.family != "human"]
+        test = [it for it in items if fold_of[it.name.split(" + ")[0]] == fold
+                and (human or it.family != "human")]
         xs, ys = [], []
         for it in train:
             times, x, _ = features(it, store)
@@ -172,8 +177,16 @@ def fit_model(items: list[VocalItem], store: dict[str, Any], with_speech: bool) 
     chosen = max(steps, key=lambda st: _f1(by_step[st]))
     held = [row for r in by_step[chosen] for row in r["rows"]]
     print(f"chosen step (best held-out F1): {chosen}; held out: {by_voice(held)}")
+    with_human = cross_validate(items, store, with_speech, (chosen,), human=True)[chosen]
+    rows = [row for r in with_human for row in r["rows"] if row[1] == "human"]
+    hits = sum(1 for row in rows if row[3] is not None and abs(row[3] - row[2]) <= HIT_S)
+    print(f"recorded human speech (never fitted on): {hits} of {len(rows)} found within "
+          f"{HIT_S:.0f} s, {sum(row[3] is not None for row in rows) - hits} reported elsewhere")
+    held += rows
     xs, ys = [], []
     for it in items:
+        if it.family == "human":
+            continue
         times, x, _ = features(it, store)
         xs.append(x)
         ys.append(labels(it, times))

@@ -153,3 +153,13 @@ def test_without_the_speech_detector_the_dsp_score_decides(
     assert without.vocal_onset_s is not None and abs(without.vocal_onset_s - 30.0) <= HIT_S
     # Silero does not hear this sung voice, so both read the DSP score's onset.
     assert without.vocal_onset_s == with_detector.vocal_onset_s
+
+
+def test_the_speech_detector_listens_to_the_intro_half_at_least(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(speech, "SCAN_S", 10.0)
+    sr = SR // 4
+    found = speech.speech_probability(np.zeros(40 * sr, np.float32), sr)
+    assert found is not None and abs(found[0][-1] - 20.0) < 0.1  # half of 40 s
+    found = speech.speech_probability(np.zeros(15 * sr, np.float32), sr)
+    assert found is not None and abs(found[0][-1] - 10.0) < 0.1  # SCAN_S of 15 s
