@@ -45,6 +45,7 @@ BENCHMARKS = {
                            "narration.json"),
     "mix": Benchmark("bench_mix.py", ("--minutes", "10", "--quality-minutes", "10"), (),
                      "mix.json"),
+    "show": Benchmark("bench_show.py", ("--only", "ttfb,skips,dead-llm"), (), "show.json"),
 }  # fmt: skip
 
 
