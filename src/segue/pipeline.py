@@ -174,7 +174,8 @@ def render_set(
     total = round(timeline.duration_s * timeline.sr)
     done = 0
     chapters = (lambda tmp: write_id3_chapters(tmp, timeline)) if out.suffix == ".mp3" else None
-    with FileSink(out, sr=timeline.sr, before_commit=chapters) as sink:
+    with FileSink(out, sr=timeline.sr, before_commit=chapters,
+                  ceiling_dbfs=settings.ceiling_dbfs) as sink:
         for block in render_blocks(timeline, settings, ceiling_dbfs=ceiling):
             sink.write(block)
             done += block.shape[1]
