@@ -121,7 +121,8 @@ class FileSink:
     """Encode float32 stereo blocks to ``out`` with ffmpeg; atomic on success.
 
     Lossy formats pass through a :class:`~segue.mixing.codec_guard.CodecGuard`
-    first, so the decoded file's true peak stays under ``ceiling_dbfs``.
+    first, so the decoded file's true peak stays under ``ceiling_dbfs``
+    (``guard=False`` leaves it out, to measure what it costs).
     """
 
     def __init__(
@@ -132,6 +133,7 @@ class FileSink:
         channels: int = 2,
         before_commit: Callable[[Path], None] | None = None,
         ceiling_dbfs: float = DEFAULT_CEILING_DBFS,
+        guard: bool = True,
     ) -> None:
         ext = out.suffix.lower()
         self.before_commit = before_commit
@@ -150,7 +152,7 @@ class FileSink:
         widen_pipe(self._proc.stdin)
         try:
             self._guard = make_guard(CODECS[ext], sr=sr, ceiling_dbfs=ceiling_dbfs,
-                                     channels=channels)
+                                     channels=channels) if guard else None
         except BaseException:
             self.abort()
             raise
