@@ -738,7 +738,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="segue-bench-") as tmp:
             hard = hard_sets(args, Path(tmp)) if args.hard else None
             mem = memory(args.memory, Path(tmp)) if args.memory else None
-        (RESULTS / "mix-hard.json").write_text(json.dumps(
+        name = "mix-" + "-".join(k for k, v in (("hard", hard), ("memory", mem)) if v)
+        (RESULTS / f"{name}.json").write_text(json.dumps(
             {"machine": machine(), "hard": hard, "memory": mem}, indent=2))
         print_hard(hard, mem)
         return
