@@ -142,3 +142,12 @@ def test_the_trial_decoder_is_aligned_with_its_input(ext: str) -> None:
     lags = range(-200, 201)
     best = max(lags, key=lambda k: float(np.dot(a, decoded[0, SR // 2 + k : SR + k])))
     assert best == 0
+
+
+def test_silence_after_a_loud_passage_stays_finite(master: np.ndarray) -> None:
+    # The error's running mean over digital silence after a loud, coarsely coded
+    # passage can round below zero; its square root must not turn into NaN samples.
+    x = np.concatenate([master[:, : 2 * SR], np.zeros((2, 2 * SR), np.float32)], axis=1)
+    out = _guard_run(x, 4410, ".mp3")
+    assert np.all(np.isfinite(out))
+    assert np.array_equal(out[:, -SR:], x[:, -SR:])

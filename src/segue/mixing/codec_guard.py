@@ -289,7 +289,8 @@ class CodecGuard:
     def _gain(self, x: FloatArray, d: FloatArray, lo: int) -> F64:
         """Per-sample gain over ``x`` (which starts at stream position ``lo``)."""
         error = np.abs(d - x).max(axis=0).astype(np.float64)
-        sigma = np.sqrt(uniform_filter1d(error * error, self.error_window))
+        # A running mean can dip a rounding error below zero after a loud passage.
+        sigma = np.sqrt(np.maximum(uniform_filter1d(error * error, self.error_window), 0.0))
         size = 2 * self.window + 1
         margin = self.codec.error_sigmas * maximum_filter1d(sigma, size)
         start = lo - self._base
