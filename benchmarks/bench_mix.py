@@ -239,7 +239,8 @@ def decode(path: Path, sr: int) -> np.ndarray:
 
 def true_peak_dbtp(path: Path) -> float:
     """Output true peak from ffmpeg's ebur128 filter (independent of segue's limiter)."""
-    proc = subprocess.run(["ffmpeg", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+    proc = subprocess.run(["ffmpeg", "-nostats", "-i", str(path), "-af",
+                           "aformat=channel_layouts=stereo,ebur128=peak=true",
                            "-f", "null", "-"], capture_output=True, text=True, check=True)
     found = re.findall(r"Peak:\s+(-?[\d.]+|-inf) dBFS", proc.stderr)
     return float(found[-1])
