@@ -24,7 +24,16 @@ planner, narrated by the template narrator and spoken by pyttsx3; then:
   the beat offset inside beatmatched overlaps (librosa's beat tracker on each
   track's rendered part of the overlap).
 
-Results go to ``benchmarks/results/mix.json`` and a table on stdout.
+With ``--hard`` (and ``--memory 80 160``) it measures on the hardest music we have
+(``hard_masters.py``: Debian's loudest and quietest masters and loudness-war ones):
+the true peak of every output format as decoded (files and streams, with and without
+the codec guard, metered by ffmpeg and by segue), the guard's cost in loudness and
+speed, the make-up prediction against the mixer's real limiter track by track, and
+peak RSS of the render stage at each length (RSS every 10 minutes of mix, and
+tracemalloc's largest Python allocation sites).
+
+Results go to ``benchmarks/results/mix.json`` (``mix-hard.json``, ``mix-memory.json``)
+and a table on stdout.
 """
 
 from __future__ import annotations
