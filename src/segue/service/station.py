@@ -357,7 +357,8 @@ async def encoded_stream(station: Station, session: SetSession, fmt: str) -> Asy
     stop = threading.Event()
     ceiling = station.settings.ceiling_dbfs - CODEC_HEADROOM_DB.get(f".{fmt}", 0.0)
     chunks = encode_stream(station.blocks(session, stop, ceiling_dbfs=ceiling),
-                           sr=session.timeline.sr, fmt=fmt)  # fmt: skip
+                           sr=session.timeline.sr, fmt=fmt,
+                           ceiling_dbfs=station.settings.ceiling_dbfs)  # fmt: skip
     try:
         while True:
             # Not abandoned on cancel: the read finishes first, so closing below is safe.
