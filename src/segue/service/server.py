@@ -5,17 +5,22 @@ client likes (a slow-loris client keeps a connection and a file descriptor). The
 protocol here closes a connection whose request head is not complete within
 ``header_timeout_s`` of its first byte being awaited (after connecting, or after
 the previous answer), and gives each request a way to drop its connection at
-once (``scope["state"]["segue_abort"]``: an abort, not a close, which would wait
-to flush to a client that reads nothing). Connections are capped
-(``max_connections``, answered 503 beyond) and idle keep-alive connections close
-after a few seconds.
+once (``scope["state"]["segue_connection"]``, a :class:`ConnectionHooks`: an
+abort, not a close, which would wait to flush to a client that reads nothing).
+Each connection's kernel send buffer is kept small (``send_buffer_bytes``), so a
+client that stops reading is noticed within seconds instead of after minutes of
+audio have piled up in the kernel. Endless answers (streams, events) are dropped
+at shutdown instead of waited for. Connections are capped (``max_connections``,
+answered 503 beyond) and idle keep-alive connections close after a few seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
+import struct
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,22 +41,58 @@ class ServerLimits:
     keep_alive_s: float = 5.0
     #: Open connections (streams included) before new requests get 503.
     max_connections: int = 1024
+    #: Kernel send buffer per connection (about 3 s of a 192 kbit/s stream; Linux doubles it).
+    send_buffer_bytes: int = 65536
+
+
+class ConnectionHooks:
+    """What a request may do to its own connection: drop it; say it is an endless answer."""
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        #: Set while an endless answer (a stream, events) is being sent.
+        self.live = False
+
+    def abort(self) -> None:
+        """Reset the connection now, discarding whatever is still buffered for it.
+
+        Lingering off, so the kernel sends a reset instead of keeping the socket
+        (and the unsent audio) for a client that will never read it.
+        """
+        sock = self._transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self._transport.abort()
 
 
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a request-head timeout and an abort hook per request."""
 
     header_timeout_s = 5.0
+    send_buffer_bytes = 65536
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._head_timer: asyncio.TimerHandle | None = None
+        self._hooks: ConnectionHooks | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        """Start the head timer; give requests on this connection the abort hook."""
+        """Start the head timer; give requests on this connection its hooks."""
         super().connection_made(transport)
-        self.app_state = {**self.app_state, "segue_abort": transport.abort}
+        self._hooks = ConnectionHooks(transport)
+        self.app_state = {**self.app_state, "segue_connection": self._hooks}
+        sock = transport.get_extra_info("socket")
+        if sock is not None and self.send_buffer_bytes:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.send_buffer_bytes)
         self._arm_head_timer()
+
+    def shutdown(self) -> None:
+        """At server shutdown: finish normal answers, drop endless ones."""
+        super().shutdown()
+        if self._hooks is not None and self._hooks.live:
+            self._hooks.abort()
 
     def data_received(self, data: bytes) -> None:
         """Feed h11; a complete request head stops the timer, a partial one keeps it."""
@@ -91,7 +132,8 @@ class GuardedH11Protocol(H11Protocol):
 def make_server(app: Any, limits: ServerLimits) -> uvicorn.Server:
     """A uvicorn server for ``app`` with the guarded protocol and ``limits``."""
     protocol = type("SegueH11Protocol", (GuardedH11Protocol,),
-                    {"header_timeout_s": limits.header_timeout_s})  # fmt: skip
+                    {"header_timeout_s": limits.header_timeout_s,
+                     "send_buffer_bytes": limits.send_buffer_bytes})  # fmt: skip
     config = uvicorn.Config(
         app, http=protocol, log_level="warning", access_log=False, lifespan="on",
         timeout_keep_alive=int(max(1, limits.keep_alive_s)),

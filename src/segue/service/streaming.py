@@ -75,7 +75,14 @@ class LiveResponse(Response):
             if scope.get("method") == "HEAD":
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 return
-            await self._run(scope, receive, send)
+            hooks = _hooks(scope)
+            if hooks is not None:
+                hooks.live = True
+            try:
+                await self._run(scope, receive, send)
+            finally:
+                if hooks is not None:
+                    hooks.live = False
         finally:
             self.release()
 
@@ -100,7 +107,8 @@ class LiveResponse(Response):
                 _abort(scope)
                 gone.set()
                 return False
-            except OSError:
+            except OSError as exc:
+                log.info("lost a client: %s", exc)
                 gone.set()
                 return False
             return not gone.is_set()
@@ -127,11 +135,16 @@ class LiveResponse(Response):
             await asyncio.gather(producer, watcher, return_exceptions=True)
 
 
+def _hooks(scope: Scope) -> Any:
+    """The connection's hooks (see :mod:`segue.service.server`), if the server gives them."""
+    return scope.get("state", {}).get("segue_connection")
+
+
 def _abort(scope: Scope) -> None:
-    """Drop the client's connection at once (no flush): see :mod:`segue.service.server`."""
-    abort = scope.get("state", {}).get("segue_abort")
-    if callable(abort):
-        abort()
+    """Drop the client's connection at once (no flush)."""
+    hooks = _hooks(scope)
+    if hooks is not None:
+        hooks.abort()
 
 
 class AudioStream(LiveResponse):
