@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -165,3 +166,33 @@ def write_track(path: Path, spec: SynthSpec, *, title: str | None = None,
                 audio.tags["artist"] = artist
             audio.save()
     return path
+
+
+def known_track(path: Path, spec: SynthSpec, *, title: str, artist: str, energy: float,
+                genre: str | None = None) -> Any:
+    """A synthetic track at ``path`` (written when missing) with its analysis known.
+
+    The analysis is the construction's ground truth (tempo, grid, key, cues), not a
+    measurement, so engine tests and benchmarks need no analysis run.
+    """
+    from segue.models import Tags, Track, TrackAnalysis
+
+    if not path.exists():
+        write_track(path, spec, title=title, artist=artist)
+    beat = 60.0 / spec.bpm
+    n = int(spec.duration_s / beat)
+    names = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+    minor = spec.mode == "minor"
+    # Camelot: A minor = 8A, C major = 8B; a fifth up is one step clockwise.
+    number = ((spec.tonic + (3 if minor else 0)) * 7 % 12 + 8 - 1) % 12 + 1
+    analysis = TrackAnalysis(
+        duration_s=spec.duration_s, bpm=spec.bpm, bpm_confidence=0.9,
+        beat_times_s=tuple(i * beat for i in range(n)),
+        downbeat_times_s=tuple(i * beat for i in range(0, n, 4)),
+        key=f"{names[spec.tonic]} {spec.mode}", camelot=f"{number}{'A' if minor else 'B'}",
+        key_confidence=0.9, lufs=-14.0, peak_dbfs=-3.0, true_peak_dbtp=-3.0, energy=energy,
+        first_sound_s=0.0, last_sound_s=spec.duration_s, intro_end_s=spec.intro_end_s,
+        outro_start_s=spec.outro_start_s,
+    )  # fmt: skip
+    return Track(path=str(path), tags=Tags(title=title, artist=artist, genre=genre),
+                 analysis=analysis)

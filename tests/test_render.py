@@ -25,7 +25,8 @@ pytestmark = pytest.mark.slow
 def rendered(synth_set: dict[str, Path], listener_file: Path,
              tmp_path_factory: pytest.TempPathFactory) -> RenderResult:
     out = tmp_path_factory.mktemp("out") / "set.mp3"
-    return render_set(list(synth_set.values()), out, listener=load_listener(listener_file))
+    return render_set(list(synth_set.values()), out, listener=load_listener(listener_file),
+                      settings=Settings(), keep_speech=True)
 
 
 def _pcm(result: RenderResult | Timeline, *, voice: bool) -> np.ndarray:
@@ -126,7 +127,7 @@ def test_talk_off_renders_music_only(synth_set: dict[str, Path], tmp_path: Path)
 
     out = tmp_path / "quiet.wav"
     result = render_set([synth_set["alpha"], synth_set["charlie"]], out,
-                        listener=Listener(talk_level="off"))
+                        listener=Listener(talk_level="off"), settings=Settings())
     assert result.timeline.links == ()
     assert json.loads(out.with_suffix(".json").read_text())["links"] == []
     assert out.with_suffix(".vtt").read_text().strip() == "WEBVTT"

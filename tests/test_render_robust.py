@@ -36,7 +36,7 @@ def test_mono_8k_96k_and_multichannel_inputs_render(tmp_path: Path) -> None:
     files = [_write(tmp_path / "mono8k.wav", 8000, 1), _write(tmp_path / "hi96k.flac", 96000, 2),
              _write(tmp_path / "six.wav", 48000, 6)]
     out = tmp_path / "mix.flac"
-    result = render_set(files, out, listener=Listener(talk_level="off"))
+    result = render_set(files, out, listener=Listener(talk_level="off"), settings=Settings())
     assert result.problems == []
     info = sf.info(out)
     assert (info.samplerate, info.channels) == (44100, 2)
@@ -52,7 +52,7 @@ def test_a_failed_line_is_dropped_and_the_music_plays_on(tmp_path: Path) -> None
     with SpeechServer() as server:
         server.script.extend(["ok", "garbage", "ok"])
         engine = OpenAISpeechEngine(model="m", voice="v", base_url=server.base_url, retries=0)
-        result = render_set(files, out, listener=Listener(), engine=engine)
+        result = render_set(files, out, listener=Listener(), engine=engine, settings=Settings())
     data = json.loads(out.with_suffix(".json").read_text())
     assert [lk["before_track"] for lk in data["links"]] == [0, 2, 3]  # 3: the closing
     assert data["dropped_links"][0]["before_track"] == 1

@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from segue.analysis.decode import AUDIO_EXTENSIONS
-from segue.config import Settings, default_cache_dir
+from segue.config import Settings
 from segue.errors import InputError, SegueError
+from segue.library import Library
 from segue.mixing.artifacts import write_id3_chapters, write_sidecars
 from segue.mixing.encode import (
     SIDECARS,
@@ -23,14 +24,11 @@ from segue.mixing.encode import (
     limiter_ceiling_dbfs,
     sidecar,
 )
-from segue.mixing.render import render_blocks
-from segue.mixing.timeline import build_timeline, decide_handovers
 from segue.models import Listener, Plan, Timeline, Track
-from segue.narration import make_narrator, write_script
 from segue.narration.narrator import Narrator
 from segue.sequencing import plan_order
-from segue.voice.engines import close_engine, make_engine
-from segue.voice.speech import SpeechCache, SpeechEngine, speak_links
+from segue.show.engine import Show
+from segue.voice.speech import SpeechEngine
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +122,23 @@ def render_set(
     out: Path,
     *,
     listener: Listener | None = None,
-    settings: Settings | None = None,
+    settings: Settings,
     narrator: Narrator | None = None,
     engine: SpeechEngine | None = None,
     progress: Progress = _no_progress,
+    duration_s: float | None = None,
+    arc: str | None = None,
+    show_ready: Callable[[Show], None] | None = None,
+    keep_speech: bool = False,
 ) -> RenderResult:
     """Render ``paths`` into a narrated mix at ``out`` with its transcript and timeline.
+
+    The show engine plays the set as fast as it can into the file: each track once
+    in the global plan's order (exact up to 12 tracks, near-optimal beyond), or, with
+    ``duration_s``, an endless show that ends after the track crossing that time.
+    ``show_ready`` is called with the running show (to react to it from Python);
+    ``keep_speech`` keeps the links' speech in the result's timeline (to render it
+    again, as tests and benchmarks do).
 
     Raises
     ------
@@ -139,7 +148,6 @@ def render_set(
         When no input could be used at all (the message lists why).
 
     """
-    settings = settings or Settings.from_env()
     listener = listener or Listener()
     files, problems = collect_inputs(paths)
     check_output_path(out, files)
@@ -147,37 +155,46 @@ def render_set(
     problems += analysis_problems
     if not tracks:
         raise InputError("nothing to play: " + ("; ".join(problems) or "no input files"))
-
-    plan = plan_order(tracks, listener=listener, settings=settings)
-    handovers = decide_handovers(plan, settings)
+    library = Library.of(tracks)
+    endless = duration_s is not None
+    plan = None if endless else plan_order(tracks, listener=listener, settings=settings, arc=arc)
     progress("plan", 1, 1)
-    narrator = narrator or make_narrator(settings.narrator, settings)
-    links = write_script(plan, listener, narrator, settings, closing=settings.closing_link,
-                         handovers=handovers)
-    progress("script", 1, 1)
-
-    own_engine = engine is None
-    tts = engine or make_engine(settings.voice_engine, settings, language=listener.language)
-    try:
-        speeches, dropped = speak_links(
-            links, tts, settings, SpeechCache(default_cache_dir() / "speech")
-        )
-    finally:
-        if own_engine:
-            close_engine(tts)
-    problems += [f"link before track {i + 1} not spoken: {why}" for i, why in dropped.items()]
-    progress("voice", 1, 1)
-
     ceiling = limiter_ceiling_dbfs(out, settings.ceiling_dbfs)
-    timeline = build_timeline(plan, speeches, settings, handovers=handovers,
-                              ceiling_dbfs=ceiling)
-    total = round(timeline.duration_s * timeline.sr)
+    show = Show(library, listener=listener, settings=settings, narrator=narrator, voice=engine,
+                endless=endless, plan=plan, arc=arc, stop_after_s=duration_s,
+                ceiling_dbfs=ceiling, keep_speech=keep_speech)  # fmt: skip
+    if show_ready is not None:
+        show_ready(show)
+    with show:
+        timeline = _play_into(show, out, progress, duration_s)
+        problems += [f"link before track {i + 1} not spoken: {why}"
+                     for i, why in sorted(show.log.dropped.items())]  # fmt: skip
+        problems += show.library.problems  # tracks that became unplayable mid-show
+        heard = show.log.plan()
+        write_sidecars(out, timeline, heard, show.log.dropped)
+    return RenderResult(out=out, timeline=timeline, plan=heard, problems=problems)
+
+
+def _play_into(show: Show, out: Path, progress: Progress, duration_s: float | None) -> Timeline:
+    """Encode the show's blocks into ``out``; the timeline of what was heard."""
+    settings, sr = show.settings, show.sr
+    expected = duration_s
+    if expected is None:
+        expected = sum(t.analysis.duration_s for t in show.library.tracks()) * 0.93
+    total = max(1, round(expected * sr))
     done = 0
-    chapters = (lambda tmp: write_id3_chapters(tmp, timeline)) if out.suffix == ".mp3" else None
-    with FileSink(out, sr=timeline.sr, before_commit=chapters) as sink:
-        for block in render_blocks(timeline, settings, ceiling_dbfs=ceiling):
+
+    def chapters(tmp: Path) -> None:
+        write_id3_chapters(tmp, heard_timeline())
+
+    def heard_timeline() -> Timeline:
+        return show.log.timeline(sr=sr, target_lufs=settings.target_lufs,
+                                 duration_s=show.position_s)  # fmt: skip
+
+    with FileSink(out, sr=sr, before_commit=chapters if out.suffix == ".mp3" else None) as sink:
+        for block in show.blocks():
             sink.write(block)
             done += block.shape[1]
             progress("mix", min(done, total), total)
-    write_sidecars(out, timeline, plan, dropped)
-    return RenderResult(out=out, timeline=timeline, plan=plan, problems=problems)
+        progress("mix", total, total)
+    return heard_timeline()

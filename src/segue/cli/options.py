@@ -7,13 +7,14 @@ listener, settings and narrator, so the commands cannot drift apart.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from segue.config import Settings
-from segue.errors import VoiceError
+from segue.errors import SegueError, VoiceError
 from segue.listener import load_listener
 from segue.models import Listener
 from segue.narration import make_narrator
@@ -40,12 +41,57 @@ VoiceOpt = Annotated[
 ]  # fmt: skip
 
 
+DurationOpt = Annotated[
+    str | None,
+    typer.Option("--duration", help="Play an endless show for this long, e.g. 3h, 90m, 45s or "
+                 "seconds (it ends after the track that crosses it)."),
+]  # fmt: skip
+ArcOpt = Annotated[
+    str | None,
+    typer.Option("--arc", help="Energy arc: flat, rise, peak, wave or fall "
+                 "(default: SEGUE_ARC, else peak)."),
+]  # fmt: skip
+SeedOpt = Annotated[
+    int | None, typer.Option("--seed", help="Seed for every choice (default: SEGUE_SEED, 0).")
+]
+PromptsOpt = Annotated[
+    Path | None, typer.Option("--prompts", help="Prompts folder (default: SEGUE_PROMPTS_DIR "
+                              "or ./prompts).")
+]  # fmt: skip
+
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``"3h"``, ``"90m"``, ``"45s"``, ``"1h30m"`` or plain ``"5400"``.
+
+    Raises
+    ------
+    SegueError
+        For anything else, or a duration that is not positive.
+    """
+    raw = text.strip().lower()
+    parts = re.fullmatch(r"(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*"
+                         r"(?:(\d+(?:\.\d+)?)s?)?", raw)  # fmt: skip
+    if not raw or parts is None:
+        raise SegueError(f"--duration {text!r}: expected e.g. 3h, 90m, 45s or seconds")
+    h, m, sec = (float(g) if g else 0.0 for g in parts.groups())
+    seconds = h * _UNITS["h"] + m * _UNITS["m"] + sec
+    if seconds <= 0:
+        raise SegueError(f"--duration {text!r}: must be longer than nothing")
+    return seconds
+
+
 def set_up(
     listener: Path | None,
     narrator_name: str | None,
     llm_base_url: str | None,
     llm_model: str | None,
     voice: str | None,
+    *,
+    seed: int | None = None,
+    arc: str | None = None,
+    prompts: Path | None = None,
 ) -> tuple[Listener, Settings, Narrator]:
     """Read the listener and settings and build the narrator, before any work.
 
@@ -61,8 +107,17 @@ def set_up(
     settings = llm_settings(Settings.from_env(), narrator_name, llm_base_url, llm_model)
     if voice is not None:
         settings = dataclasses.replace(settings, voice_engine=voice)
+    if seed is not None:
+        settings = dataclasses.replace(settings, seed=seed)
+    if arc is not None:
+        from segue.sequencing.arcs import check_arc
+
+        settings = dataclasses.replace(settings, arc=check_arc(arc))
     if settings.voice_engine not in ENGINES:
         raise VoiceError(
             f"unknown voice {settings.voice_engine!r}; choose one of {', '.join(ENGINES)}"
         )
-    return profile, settings, make_narrator(settings.narrator, settings)
+    from segue.narration.templates import TemplateStore
+
+    store = TemplateStore(prompts) if prompts is not None else None
+    return profile, settings, make_narrator(settings.narrator, settings, store=store)

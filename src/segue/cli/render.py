@@ -10,12 +10,17 @@ from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemaining
 
 from segue.cli import app, err, fail, skipped
 from segue.cli.options import (
+    ArcOpt,
+    DurationOpt,
     ListenerOpt,
     LlmBaseUrlOpt,
     LlmModelOpt,
     NarratorOpt,
     PathsArg,
+    PromptsOpt,
+    SeedOpt,
     VoiceOpt,
+    parse_duration,
     set_up,
 )
 from segue.errors import SegueError
@@ -40,13 +45,18 @@ def render(
     llm_base_url: LlmBaseUrlOpt = None,
     llm_model: LlmModelOpt = None,
     voice: VoiceOpt = None,
+    duration: DurationOpt = None,
+    arc: ArcOpt = None,
+    seed: SeedOpt = None,
+    prompts: PromptsOpt = None,
 ) -> None:
     """Render PATHS into one narrated, continuous mix, with transcript and timeline."""
     from segue.pipeline import render_set
 
     try:
         profile, settings, narrator = set_up(listener, narrator_name, llm_base_url, llm_model,
-                                             voice)
+                                             voice, seed=seed, arc=arc, prompts=prompts)
+        duration_s = parse_duration(duration) if duration is not None else None
     except SegueError as exc:
         raise fail(str(exc)) from exc
 
@@ -63,7 +73,7 @@ def render(
 
         try:
             result = render_set(paths, out, listener=profile, settings=settings,
-                                narrator=narrator, progress=progress)
+                                narrator=narrator, progress=progress, duration_s=duration_s)
         except SegueError as exc:
             bar.stop()
             raise fail(str(exc)) from exc

@@ -65,6 +65,7 @@ class Renderer:
         self._links: dict[int, tuple[TimelineLink, FloatArray]] = {}
         self._readers: dict[tuple[int, int], SegmentReader] = {}
         self._filters: dict[int, FloatArray] = {}
+        self._reported: set[tuple[int, int]] = set()
         self._join = max(1, round(JOIN_RAMP_S * sr))
         self._high_pass = butter(2, HIGH_PASS_HZ, btype="highpass", fs=sr, output="sos")
 
@@ -123,6 +124,19 @@ class Renderer:
         tail = self.settings.duck_up_s
         for key in [k for k, (lk, _) in self._links.items() if lk.end_s + tail < now_s]:
             del self._links[key]
+
+    def take_failed(self) -> list[int]:
+        """Keys of tracks whose decoder ran dry more than a second early, each reported once.
+
+        The caller (the show engine) skips such a track and takes it out of play,
+        so a file deleted, truncated or damaged mid-show is no long silence.
+        """
+        failed: set[int] = set()
+        for rk, reader in self._readers.items():
+            if reader.ran_dry and rk not in self._reported and reader.pos < reader.stop - self.sr:
+                self._reported.add(rk)
+                failed.add(rk[0])
+        return sorted(failed)
 
     def flush(self) -> FloatArray:
         """The output the limiter still holds back (call once, at the end)."""

@@ -46,6 +46,9 @@ class SegmentReader:
         self.start = round(segment.mix_start_s * sr)
         self.stop = round(segment.mix_end_s * sr)
         self.pos = self.start
+        #: The decoder gave out before the segment's end (a file truncated, damaged or
+        #: gone while it plays): the rest plays as silence.
+        self.ran_dry = False
         filters = [f"atempo={segment.rate:.6f}"] if segment.rate != 1.0 else []
         cmd = [
             ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error",
@@ -86,6 +89,7 @@ class SegmentReader:
                 frames = np.frombuffer(bytes(data[: got * CHANNELS * 4]), dtype="<f4")
                 out[:, :got] = frames.reshape(got, CHANNELS).T
             if got < n:
+                self.ran_dry = self.pos + got < self.stop - 1
                 self.close()
         self.pos = hi
         return out

@@ -260,6 +260,30 @@ class Layout:
         duck = duck_depth_db(around, begin, end, self.settings)
         return _link(speech, begin, post, duck)
 
+    def attach_link(self, handover: Handover, speech: Speech, not_before_s: float
+                    ) -> TimelineLink | None:  # fmt: skip
+        """Place a link that was not ready when its track (the last placed) was.
+
+        It goes over what is left of the intro, ending at the post, if it still fits
+        after ``not_before_s`` (what is already rendered) without holding a bed;
+        ``None`` when it no longer fits.
+        """
+        if not self._placed:
+            return None
+        layout = self._placed[-1]
+        post = mix_time(layout.segments, handover.post_source_s)
+        earliest = max(not_before_s, self._voice_free_at[-2] if len(self._voice_free_at) > 1
+                       else 0.0)  # fmt: skip
+        if earliest + speech.duration_s > post:
+            return None
+        begin = max(earliest, post - speech.duration_s)
+        self._voice_free_at[-1] = max(self._voice_free_at[-1],
+                                      begin + speech.duration_s + VOICE_GAP_S)  # fmt: skip
+        prev = self._placed[-2] if len(self._placed) > 1 else None
+        around = [lay for lay in (prev, layout) if lay is not None]
+        duck = duck_depth_db(around, begin, begin + speech.duration_s, self.settings)
+        return _link(speech, begin, post, duck)
+
     def unplace(self) -> None:
         """Forget the last placed track (not yet heard), so another can take its place."""
         if self._placed:

@@ -170,12 +170,14 @@ class ArcClock:
 
 def eligible(
     pool: Mapping[str, Track], heard: Sequence[Heard], now_s: float, rules: Rules,
-    constraints: Constraints, *, need: int, repeats: bool,
+    constraints: Constraints, *, repeats: bool,
 ) -> list[str]:  # fmt: skip
     """Ids that may come next: not banned, not heard within the window.
 
-    With ``repeats`` (an endless show) and fewer than ``need`` fresh ones, the tracks
-    heard longest ago are added back, oldest first; without, heard tracks never return.
+    With ``repeats`` (an endless show) and no fresh track left, the show goes on
+    with the tracks heard longest ago: the oldest quarter of the pool (at least
+    two), so a small library still rotates with every track as far apart as the
+    flow allows. Without ``repeats``, a heard track never returns.
     """
     last: dict[str, float] = {}
     for h in heard:
@@ -183,8 +185,10 @@ def eligible(
     allowed = [i for i, t in pool.items() if not constraints.bans(i, t)]
     fresh = [i for i in allowed if i not in last or (repeats and
                                                      now_s - last[i] >= rules.repeat_window_s)]
+    need = max(2, math.ceil(len(allowed) / 4))
     if repeats and len(fresh) < need:
-        stale = sorted((i for i in allowed if i not in fresh), key=lambda i: last[i])
+        order = {h.id: k for k, h in enumerate(heard)}  # later plays have larger numbers
+        stale = sorted((i for i in allowed if i not in fresh), key=lambda i: order[i])
         fresh += stale[: need - len(fresh)]
     return fresh
 
@@ -279,7 +283,7 @@ def plan_upcoming(
     ``position`` is the show position of the first upcoming track (0 for the
     opening), ``heard`` what played so far (``current`` included).
     """
-    ids = eligible(pool, heard, now_s, rules, constraints, need=horizon, repeats=repeats)
+    ids = eligible(pool, heard, now_s, rules, constraints, repeats=repeats)
     if current is not None:
         ids = [i for i in ids if i != current[0]]
     playing = current[0] if current is not None else None
