@@ -127,6 +127,8 @@ class Channel:
         self._t0: float | None = None  # wall time at audio time 0 while running
         self._paused_air_s = 0.0
         self._late = (0, 0.0)
+        self._fresh = True
+        self._first_block = threading.Event()
         self._error: str | None = None
         self._stop = False
         self._unsubscribe = show.subscribe(self._on_event)
@@ -217,11 +219,14 @@ class Channel:
                 if self.pause_when_idle and self._listeners == 0:
                     if self._t0 is not None:  # pause: freeze the air clock where it is
                         self._paused_air_s, self._t0 = self._air_locked(), None
+                    if self._pos_s < self._paused_air_s + self.lead_s:
+                        return True  # keep the lead ready, so a listener starts at once
                     self._cv.wait(1.0)
                     continue
                 now = self._clock()
                 if self._t0 is None:  # (re)start: the air clock goes on from where it was
                     self._t0 = now - self._paused_air_s
+                    self._fresh = True
                 due = self._t0 + self._pos_s - self.lead_s
                 if now >= due:
                     return True
@@ -236,7 +241,12 @@ class Channel:
         duration_s = block.shape[1] / self.sr
         with self._cv:
             now = self._clock()
-            if self._t0 is not None and now - self._t0 > self._pos_s + 0.05:
+            if self._fresh and self._t0 is not None:
+                # The first block after a (re)start may be slow (the show plans its
+                # start): the air clock starts when there is audio, not before.
+                self._t0 = max(self._t0, now - self._pos_s)
+                self._fresh = False
+            elif self._t0 is not None and now - self._t0 > self._pos_s + 0.05:
                 late_s = now - self._t0 - self._pos_s
                 self._late = (self._late[0] + 1, self._late[1] + late_s)
                 log.warning("%s: the show fell %.2f s behind real time", self.label, late_s)
@@ -249,6 +259,11 @@ class Channel:
             while self._history and self._history[0][0] < start_s - self.lead_s - 1.0:
                 self._history.popleft()
             self._pos_s = start_s + duration_s
+        self._first_block.set()
+
+    def wait_started(self, timeout_s: float) -> bool:
+        """Block until the show yielded its first block (its plan exists); ``False`` on timeout."""
+        return self._first_block.wait(timeout_s)
 
     # -- encoders and taps -------------------------------------------------------
 

@@ -135,7 +135,11 @@ async def create_session(body: SessionIn, station: StationDep) -> dict[str, Any]
                                                  limiter=SHOW_WORK)  # fmt: skip
     except SessionLimitError as exc:
         raise HTTPException(429, str(exc)) from exc
-    upcoming = await anyio.to_thread.run_sync(session.channel.show.upcoming, limiter=SHOW_WORK)
+    def first_upcoming() -> list[Any]:
+        session.channel.wait_started(1.0)  # the show plans as it starts
+        return session.channel.show.upcoming()
+
+    upcoming = await anyio.to_thread.run_sync(first_upcoming, limiter=SHOW_WORK)
     return {"id": session.id, **urls(session.id), "upcoming": upcoming_json(upcoming)}
 
 

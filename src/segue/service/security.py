@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import ipaddress
 import json
+import re
 import socket
 from collections.abc import Iterable
 from pathlib import Path
@@ -56,12 +57,20 @@ def bearer(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
+#: The folders of an absolute path (what is left of it is the file's name).
+_ABSOLUTE_DIRS = re.compile(r"(?<![\w.~])/(?:[^/\s:;,'\"]+/)+")
+
+
 def without_paths(line: str, roots: Iterable[Path]) -> str:
-    """``line`` with every library folder's absolute path replaced by the folder's name."""
+    """``line`` with absolute paths cut to their place in the library (else to the file name).
+
+    A library folder's own path becomes the folder's name (``party/song.mp3``); any
+    other absolute path loses its folders.
+    """
     for root in sorted(roots, key=lambda r: len(str(r)), reverse=True):
         base = root if root.is_dir() else root.parent
-        line = line.replace(str(base) + "/", f"{base.name}/").replace(str(base), base.name)
-    return line
+        line = line.replace(str(base) + "/", f"{base.name}/")
+    return _ABSOLUTE_DIRS.sub("", line)
 
 
 class BodyLimitMiddleware:

@@ -132,15 +132,14 @@ def engine_factory(library: Library, settings: Settings, parts: SharedParts) -> 
     """A factory of live, endless :class:`segue.show.engine.Show` objects over ``library``."""
 
     def make(spec: ShowSpec) -> ShowLike:
-        from segue.show.engine import Show  # type: ignore[import-not-found,unused-ignore]
+        from segue.show.engine import Show
 
         listener = spec.listener
-        narrator = parts.narrator(spec.narrator)
-        voice = None
-        if listener.talk_level != "off":
-            voice = parts.voice(spec.voice, settings.voice_language or listener.language)
-        show: ShowLike = Show(library, listener=listener, settings=settings, narrator=narrator,
-                              voice=voice, endless=True,
+        # Always the shared voice: a show left to make its own would start an engine
+        # (an espeak worker) per session, even one that starts with talk off.
+        voice = parts.voice(spec.voice, settings.voice_language or listener.language)
+        show: ShowLike = Show(library, listener=listener, settings=settings,
+                              narrator=parts.narrator(spec.narrator), voice=voice, endless=True,
                               track_ids=list(spec.track_ids) if spec.track_ids else None,
                               arc=spec.arc, live=True)  # fmt: skip
         return show

@@ -181,8 +181,9 @@ class Station:
         backends: dict[str, str] = {name: s.state for name, s in statuses().items()}
         with self._lock:
             for name, state in dict(self._show_status.get("backends", {})).items():
-                backends.setdefault(str(name), state if isinstance(state, str) else
-                                    str(getattr(state, "state", state)))  # fmt: skip
+                if isinstance(state, dict):
+                    state = state.get("state", "unknown")
+                backends.setdefault(str(name), str(getattr(state, "state", state)))
         stats = self.broadcast.stats() if self.broadcast is not None else None
         state = self.state
         return {

@@ -1,0 +1,232 @@
+"""``segue serve`` on the real show engine: sessions that react, health, faults, the CLI.
+
+Tracks are synthetic with their analysis known (no analysis run); the engine,
+ffmpeg encoders, the espeak voice and HTTP on loopback are all real.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from segue.config import Settings
+from segue.library import Library
+from segue.models import Listener, Track
+from segue.service import create_app
+from segue.service.icy import METAINT, parse_icy
+from segue.service.server import ServerLimits
+from segue.service.shows import SharedParts, engine_factory
+from segue.service.station import Station, StationConfig
+from service_harness import serving
+from synthetic import SynthSpec, known_track
+
+pytestmark = pytest.mark.slow
+
+SETTINGS = Settings(align_by_ear=False)
+
+
+@pytest.fixture(scope="module")
+def shelf(tmp_path_factory: pytest.TempPathFactory) -> list[Track]:
+    """Five tracks of about 24 s by five bands."""
+    folder = tmp_path_factory.mktemp("station-shelf")
+    return [known_track(folder / f"s{i}.flac", SynthSpec(bpm=120, intro_bars=2, body_bars=8,
+                                                          outro_bars=2, seed=20 + i),
+                        title=f"Song {i}", artist=f"Band {i}", energy=0.4 + 0.05 * i)
+            for i in range(5)]  # fmt: skip
+
+
+@pytest.fixture()
+def station_url(shelf: list[Track], tmp_path: Path) -> Iterator[tuple[str, Station]]:
+    """A station over copies of the shelf (a test may delete one), with short idle times."""
+    copies = []
+    for track in shelf:
+        target = tmp_path / Path(track.path).name
+        shutil.copy(track.path, target)
+        copies.append(Track(path=str(target), tags=track.tags, analysis=track.analysis))
+    library = Library.of(copies)
+    parts = SharedParts(SETTINGS)
+    config = StationConfig(session_idle_s=3.0, max_sessions=3, stall_s=3.0,
+                           listeners={"robin": Listener(name="Robin")})  # fmt: skip
+    station = Station(library, engine_factory(library, SETTINGS, parts), config,
+                      listener=Listener(talk_level="brief"), on_close=parts.close)
+    with serving(create_app(station), ServerLimits()) as url:
+        yield url, station
+
+
+def test_health_answers_at_once_and_reports_backends(station_url: tuple[str, Station]) -> None:
+    url, _ = station_url
+    health = httpx.get(url + "/api/health", timeout=5).json()
+    assert health["ready"] is True and health["analysed"] == health["total"] == 5
+    assert health["problems"] == [] and isinstance(health["backends"], dict)
+    assert httpx.get(url + "/healthz", timeout=5).json()["ready"] is True
+
+
+def _read_icy(url: str, stop: threading.Event, out: bytearray) -> None:
+    with httpx.stream("GET", url, headers={"Icy-MetaData": "1"}, timeout=20) as res:
+        for chunk in res.iter_bytes():
+            out += chunk
+            if stop.is_set():
+                return
+
+
+def test_a_session_reacts_and_a_skip_is_heard_within_three_seconds(
+    station_url: tuple[str, Station],
+) -> None:
+    url, station = station_url
+    client = httpx.Client(base_url=url, timeout=20)
+    made = client.post("/api/sessions", json={"listener": {"name": "Alex", "talk": "off"}})
+    assert made.status_code == 201
+    session = made.json()
+    assert set(session) >= {"id", "stream_url", "events_url", "upcoming"}
+    assert session["upcoming"] and all("why" in u for u in session["upcoming"])
+    raw, stop = bytearray(), threading.Event()
+    reader = threading.Thread(target=_read_icy, args=(url + session["stream_url"], stop, raw))
+    reader.start()
+    try:
+        time.sleep(4.0)
+        channel = station.sessions.get(session["id"]).channel  # type: ignore[union-attr]
+        before = client.get(f"/api/sessions/{session['id']}").json()
+        playing = before["now_playing"]["song"]["title"]
+        air_at_call = channel.air_s
+        res = client.post(f"/api/sessions/{session['id']}/reactions", json={"type": "skip"})
+        assert res.status_code == 200 and res.json()["accepted"]
+        time.sleep(5.0)
+        after = client.get(f"/api/sessions/{session['id']}").json()
+        new = [h for h in after["history"] if h["start_s"] > air_at_call - 0.01]
+        assert new and new[0]["song"]["title"] != playing
+        # Audible in the stream within 3 s of audio time after the call.
+        assert new[0]["start_s"] - air_at_call <= 3.0, (new[0]["start_s"], air_at_call)
+        assert any(h["ended"] == "skipped" for h in after["history"])
+        request = client.post(f"/api/sessions/{session['id']}/reactions",
+                              json={"type": "request", "text": "play Song 4"}).json()
+        assert "Song 4" in request["message"]
+        like = client.post(f"/api/sessions/{session['id']}/reactions", json={"type": "like"})
+        assert like.status_code == 200
+    finally:
+        stop.set()
+        reader.join(20)
+    _, titles = parse_icy(bytes(raw), METAINT)
+    assert playing in " ".join(titles) and new[0]["song"]["title"] in " ".join(titles), titles
+
+
+def test_sessions_are_capped_rate_limited_deleted_and_reaped(
+    station_url: tuple[str, Station],
+) -> None:
+    url, station = station_url
+    client = httpx.Client(base_url=url, timeout=20)
+    ids = [client.post("/api/sessions", json={"listener": "robin", "personal": True}).json()["id"]
+           for _ in range(3)]  # fmt: skip
+    full = client.post("/api/sessions", json={})
+    assert full.status_code == 429 and "sessions" in full.json()["error"]
+    codes = [client.post(f"/api/sessions/{ids[0]}/reactions", json={"type": "like"}).status_code
+             for _ in range(8)]  # fmt: skip
+    assert codes[0] == 200 and 429 in codes
+    assert client.delete(f"/api/sessions/{ids[0]}").json()["closed"] is True
+    assert client.get(f"/api/sessions/{ids[0]}").status_code == 404
+    # Nobody listens to the other two: closed after the idle time (3 s here).
+    deadline = time.monotonic() + 30
+    while len(station.sessions) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(station.sessions) == 0
+    assert client.get(f"/api/sessions/{ids[1]}").status_code == 404
+
+
+def test_a_track_deleted_mid_show_is_reported_and_the_stream_goes_on(
+    station_url: tuple[str, Station],
+) -> None:
+    url, station = station_url
+    assert station.broadcast is not None
+    upcoming = station.broadcast.show.upcoming()
+    doomed = station.library.get(upcoming[0].song.id)
+    assert doomed is not None
+    Path(doomed.path).unlink()
+    data = bytearray()
+    with httpx.stream("GET", url + "/stream.mp3", timeout=20) as res:
+        began = time.monotonic()
+        for chunk in res.iter_bytes():
+            data += chunk
+            if time.monotonic() - began > 40:
+                break
+    # The stream kept coming in real time (lead burst + 40 s at 192 kbit/s, give or take).
+    assert len(data) >= 24_000 * 38
+    problems = httpx.get(url + "/api/health", timeout=5).json()["problems"]
+    assert any(Path(doomed.path).name in p for p in problems), problems
+    assert not any(str(Path(doomed.path).parent) in p for p in problems), "absolute path shown"
+
+
+def _segue(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run([sys.executable, "-m", "segue", "serve", *map(str, args)],
+                          capture_output=True, text=True, timeout=120, check=False,
+                          env={**os.environ, **(env or {})})  # fmt: skip
+
+
+def test_cli_refuses_bad_addresses_in_one_line(shelf: list[Track], tmp_path: Path) -> None:
+    track = shelf[0].path
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        cases: list[tuple[tuple[str, ...], str]] = [
+            (("--port", str(port)), f"127.0.0.1:{port}: cannot listen"),
+            (("--port", "99999"), "--port 99999"),
+            (("--host", "no-such-host.invalid", "--port", "0"), "unknown host"),
+            (("--host", "0.0.0.0", "--port", "0"), "--token"),
+            (("--icecast", "icecast://nopass@127.0.0.1:1/x.mp3", "--port", "0"), "password"),
+        ]
+        for args, expected in cases:
+            res = _segue(track, *args, env={"SEGUE_API_TOKEN": ""})
+            assert res.returncode == 2, (args, res.stderr)
+            assert expected in res.stderr, (args, res.stderr)
+            assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+            assert "Traceback" not in res.stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = _segue(empty, "--port", "0")
+    assert res.returncode == 2 and "nothing to play" in res.stderr
+
+
+def test_cli_serves_and_stops(tmp_path: Path) -> None:
+    """The command itself: on air, a stream answered, a clean stop on SIGTERM."""
+    import os
+    import signal
+
+    from synthetic import write_track
+
+    track = write_track(tmp_path / "one.flac", SynthSpec(bpm=120, intro_bars=2, body_bars=4,
+                                                        outro_bars=2), title="One", artist="Solo")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "segue", "serve", str(track), "--port",
+                             str(port)], stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SEGUE_ALIGN_BY_EAR": "0"})  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        health: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()
+                if health["ready"]:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        assert health.get("ready"), health
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/stream.mp3", timeout=20) as res:
+            assert res.status_code == 200 and next(res.iter_bytes())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=30)
+    assert "on air at http://127.0.0.1" in stderr and "Traceback" not in stderr
