@@ -70,3 +70,19 @@ def tone_service(**kwargs: Any) -> Iterator[tuple[str, Station]]:
         while station.broadcast is None and time.monotonic() < deadline:
             time.sleep(0.02)
         yield url, station
+
+
+@contextmanager
+def engine_service(tracks: list[Any], *, listener: Listener | None = None,
+                   **config: Any) -> Iterator[tuple[str, Station]]:
+    """A running station on the real show engine over ``tracks`` (known analyses)."""
+    from segue.config import Settings
+    from segue.service.shows import SharedParts, engine_factory
+
+    settings = Settings(align_by_ear=False)
+    library = Library.of(tracks)
+    parts = SharedParts(settings)
+    station = Station(library, engine_factory(library, settings, parts), StationConfig(**config),
+                      listener=listener or Listener(talk_level="brief"), on_close=parts.close)
+    with serving(create_app(station)) as url:
+        yield url, station

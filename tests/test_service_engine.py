@@ -164,7 +164,8 @@ def test_a_track_deleted_mid_show_is_reported_and_the_stream_goes_on(
     assert not any(str(Path(doomed.path).parent) in p for p in problems), "absolute path shown"
 
 
-def _segue(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _segue(*args: str | Path,
+           env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     import os
 
     return subprocess.run([sys.executable, "-m", "segue", "serve", *map(str, args)],
