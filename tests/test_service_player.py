@@ -37,7 +37,7 @@ def test_the_player_plays_shows_now_playing_and_skips(tracks: list[Track]) -> No
     playwright = pytest.importorskip("playwright.sync_api")
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium is not installed (make test installs it)")
-    with engine_service(tracks, listener=Listener(talk_level="off")) as (url, station), \
+    with engine_service(tracks, listener=Listener(talk_level="off")) as (url, _), \
             playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page()
