@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from icecast_server import ICECAST, free_port, icecast
 from segue.service.icecast import parse_icecast_url
 from segue.service.icy import parse_icy
-from icecast_server import ICECAST, free_port, icecast
 from service_harness import tone_service
 
 pytestmark = pytest.mark.slow
