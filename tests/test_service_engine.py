@@ -55,7 +55,7 @@ def station_url(shelf: list[Track], tmp_path: Path) -> Iterator[tuple[str, Stati
         copies.append(Track(path=str(target), tags=track.tags, analysis=track.analysis))
     library = Library.of(copies)
     parts = SharedParts(SETTINGS)
-    config = StationConfig(session_idle_s=3.0, max_sessions=3, stall_s=3.0,
+    config = StationConfig(session_idle_s=8.0, max_sessions=3, stall_s=3.0,
                            listeners={"robin": Listener(name="Robin")})  # fmt: skip
     station = Station(library, engine_factory(library, SETTINGS, parts), config,
                       listener=Listener(talk_level="brief"), on_close=parts.close)
@@ -69,6 +69,20 @@ def test_health_answers_at_once_and_reports_backends(station_url: tuple[str, Sta
     assert health["ready"] is True and health["analysed"] == health["total"] == 5
     assert health["problems"] == [] and isinstance(health["backends"], dict)
     assert httpx.get(url + "/healthz", timeout=5).json()["ready"] is True
+
+
+def test_answers_name_tracks_by_id_never_by_path(station_url: tuple[str, Station]) -> None:
+    url, station = station_url
+    folder = str(Path(station.library.tracks()[0].path).parent)
+    time.sleep(1.0)
+    for path in ("/api/timeline", "/api/now", "/api/nowplaying", "/api/health"):
+        res = httpx.get(url + path, timeout=10)
+        assert res.status_code == 200, (path, res.text)
+        assert folder not in res.text and ".flac" not in res.text.replace("problems", ""), path
+    timeline = httpx.get(url + "/api/timeline", timeout=10).json()
+    assert timeline["tracks"] and station.library.get(timeline["tracks"][0]["id"]) is not None
+    now = httpx.get(url + "/api/now", params={"t": 0}, timeout=10).json()
+    assert now["track"]["id"] == timeline["tracks"][0]["id"]
 
 
 def _read_icy(url: str, stop: threading.Event, out: bytearray) -> None:
@@ -133,7 +147,7 @@ def test_sessions_are_capped_rate_limited_deleted_and_reaped(
     assert codes[0] == 200 and 429 in codes
     assert client.delete(f"/api/sessions/{ids[0]}").json()["closed"] is True
     assert client.get(f"/api/sessions/{ids[0]}").status_code == 404
-    # Nobody listens to the other two: closed after the idle time (3 s here).
+    # Nobody listens to the other two: closed after the idle time (8 s here).
     deadline = time.monotonic() + 30
     while len(station.sessions) and time.monotonic() < deadline:
         time.sleep(0.5)

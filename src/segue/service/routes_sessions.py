@@ -150,7 +150,8 @@ def session_json(session: Any) -> dict[str, Any]:
     history = [played_json(p) for p in show.history(limit=50) if p.start_s <= air + 1e-3]
     return {"id": session.id, **urls(session.id), **now_playing_json(session.channel),
             "history": history, "upcoming": upcoming_json(show.upcoming()),
-            "idle_s": round(session.channel.idle_for_s(), 1)}  # fmt: skip
+            "idle_s": round(session.channel.idle_for_s(), 1),
+            "late_s": session.channel.stats().late_s}  # fmt: skip
 
 
 @router.get("/{session_id}")

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, PlainTextResponse
 
 from segue.service import playlists
@@ -20,7 +20,7 @@ from segue.service.deps import AuthorizedDep, StationDep, require_token
 from segue.service.icy import wants_icy
 from segue.service.station import Station
 from segue.service.streaming import AudioStream, EventStream, UnknownFormatError, audio_answer
-from segue.service.views import now_playing_json
+from segue.service.views import now_json, now_playing_json, timeline_json
 
 STATIC_DIR = Path(__file__).parent / "static"
 #: The player's files: the only files the service ever sends from disk.
@@ -137,6 +137,21 @@ def events(station: StationDep, last_event_id: str | None = Header(None)) -> Eve
 
     return EventStream(channel, snapshot, last_event_id=_event_id(last_event_id),
                        stall_s=station.config.stall_s)  # fmt: skip
+
+
+@router.get("/api/now")
+async def now(station: StationDep, t: float | None = Query(
+        None, ge=0, description="Audio time in seconds (default: now)")) -> dict[str, Any]:
+    """The track and the link heard at audio time ``t`` (kept from the first ``serve``)."""
+    body: dict[str, Any] = await in_thread(now_json, on_air(station), t)
+    return body
+
+
+@router.get("/api/timeline")
+async def timeline(station: StationDep) -> dict[str, Any]:
+    """What the broadcast played and said so far, by library id (no file paths)."""
+    body: dict[str, Any] = await in_thread(timeline_json, on_air(station))
+    return body
 
 
 def _event_id(raw: str | None) -> int | None:

@@ -83,7 +83,7 @@ class SessionManager:
         *,
         max_sessions: int = 8,
         idle_s: float = 600.0,
-        lead_s: float = 1.0,
+        lead_s: float = 1.5,
         reactions_per_min: float = 20.0,
         reaction_burst: int = 5,
     ) -> None:

@@ -39,8 +39,12 @@ class StationConfig:
     #: Where listeners reach the service (for playlists), e.g. ``http://radio.example:8000``;
     #: empty: the request's own (validated) host.
     public_url: str = ""
-    broadcast_lead_s: float = 2.0
-    session_lead_s: float = 1.0
+    #: How far rendering runs ahead of what listeners hear: the burst a new listener gets
+    #: and the slack before a slow moment of the show is heard as a gap. Four seconds
+    #: for the broadcast (about Icecast's 64 KB burst at 192 kbit/s, and more); 1.5 s
+    #: for a session, whose skips must be heard within 3 s.
+    broadcast_lead_s: float = 4.0
+    session_lead_s: float = 1.5
     max_sessions: int = 8
     session_idle_s: float = 600.0
     reactions_per_min: float = 20.0

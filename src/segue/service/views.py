@@ -78,3 +78,36 @@ def now_playing_json(channel: Channel, *, history_limit: int = 10) -> dict[str, 
         "listeners": channel.listeners,
         "position_s": round(air, 3),
     }  # fmt: skip
+
+
+def _heard_links(channel: Channel) -> list[dict[str, Any]]:
+    """The links already heard on ``channel`` (the published ``link`` events)."""
+    return [{"text": e.data.get("text", ""), "start_s": round(e.at_s, 3),
+             "end_s": round(float(e.data.get("end_s", e.at_s)), 3)}
+            for e in channel.published() if e.kind == "link"]  # fmt: skip
+
+
+def now_json(channel: Channel, at_s: float | None) -> dict[str, Any]:
+    """The earlier ``/api/now`` answer: the track and link heard at ``at_s`` (default: now)."""
+    t = channel.air_s if at_s is None else max(0.0, min(at_s, channel.air_s))
+    now = channel.show.now_playing(at_s=t)
+    links = [lk for lk in _heard_links(channel) if lk["start_s"] <= t]
+    speaking = [lk for lk in links if t < lk["end_s"]]
+    track = None
+    if now.song is not None:
+        start_s = round(t - now.elapsed_s, 3)
+        track = {"id": now.song.id, "title": now.song.title, "artist": now.song.artist,
+                 "start_s": start_s, "end_s": round(t + now.remaining_s, 3)}  # fmt: skip
+    return {"position_s": round(t, 3), "track": track, "why": now.why,
+            "link": speaking[-1] if speaking else None,
+            "last_link": links[-1] if links else None}  # fmt: skip
+
+
+def timeline_json(channel: Channel, *, limit: int = 50) -> dict[str, Any]:
+    """The earlier ``/api/timeline`` answer, for a live show: what was heard, by library id."""
+    air = channel.air_s
+    played = [p for p in channel.show.history(limit=limit) if p.start_s <= air + 1e-3]
+    tracks = [{"id": p.song.id, "title": p.song.title, "artist": p.song.artist,
+               "start_s": round(p.start_s, 3), "why": p.why, "ended": p.ended}
+              for p in played]  # fmt: skip
+    return {"position_s": round(air, 3), "tracks": tracks, "links": _heard_links(channel)}
