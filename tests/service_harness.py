@@ -74,12 +74,12 @@ def tone_service(**kwargs: Any) -> Iterator[tuple[str, Station]]:
 
 @contextmanager
 def engine_service(tracks: list[Any], *, listener: Listener | None = None,
-                   **config: Any) -> Iterator[tuple[str, Station]]:
+                   settings: Any = None, **config: Any) -> Iterator[tuple[str, Station]]:
     """A running station on the real show engine over ``tracks`` (known analyses)."""
     from segue.config import Settings
     from segue.service.shows import SharedParts, engine_factory
 
-    settings = Settings(align_by_ear=False)
+    settings = settings or Settings(align_by_ear=False)
     library = Library.of(tracks)
     parts = SharedParts(settings)
     station = Station(library, engine_factory(library, settings, parts), StationConfig(**config),

@@ -6,6 +6,7 @@ ffmpeg encoders, the espeak voice and HTTP on loopback are all real.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from segue.config import Settings
@@ -155,15 +157,16 @@ def test_sessions_are_capped_rate_limited_deleted_and_reaped(
     assert client.get(f"/api/sessions/{ids[1]}").status_code == 404
 
 
-def test_a_track_deleted_mid_show_is_reported_and_the_stream_goes_on(
-    station_url: tuple[str, Station],
+def test_tracks_deleted_mid_show_are_reported_and_the_music_goes_on(
+    station_url: tuple[str, Station], tmp_path: Path,
 ) -> None:
     url, station = station_url
     assert station.broadcast is not None
-    upcoming = station.broadcast.show.upcoming()
-    doomed = station.library.get(upcoming[0].song.id)
-    assert doomed is not None
-    Path(doomed.path).unlink()
+    now = httpx.get(url + "/api/nowplaying", timeout=10).json()
+    doomed = [station.library.get(now[k]["song"]["id"]) for k in ("now_playing", "playing_next")]
+    for track in doomed:
+        assert track is not None
+        Path(track.path).unlink()  # the playing track and the next one vanish
     data = bytearray()
     with httpx.stream("GET", url + "/stream.mp3", timeout=20) as res:
         began = time.monotonic()
@@ -171,11 +174,89 @@ def test_a_track_deleted_mid_show_is_reported_and_the_stream_goes_on(
             data += chunk
             if time.monotonic() - began > 40:
                 break
-    # The stream kept coming in real time (lead burst + 40 s at 192 kbit/s, give or take).
+    # The stream kept coming in real time (lead burst + 40 s at 192 kbit/s, give or take)...
     assert len(data) >= 24_000 * 38
+    # ...and it is music, not silence: no second in it is near-silent.
+    (tmp_path / "after.mp3").write_bytes(bytes(data))
+    pcm = np.frombuffer(subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(tmp_path / "after.mp3"), "-ac", "1", "-f", "f32le",
+         "pipe:1"], capture_output=True, check=True).stdout, dtype="<f4")
+    seconds = pcm[: len(pcm) // 44100 * 44100].reshape(-1, 44100)
+    rms_db = 20 * np.log10(np.sqrt((seconds**2).mean(axis=1)) + 1e-9)
+    assert rms_db[2:].min() > -45, rms_db.round(1).tolist()  # after the join (decoder start)
     problems = httpx.get(url + "/api/health", timeout=5).json()["problems"]
-    assert any(Path(doomed.path).name in p for p in problems), problems
-    assert not any(str(Path(doomed.path).parent) in p for p in problems), "absolute path shown"
+    assert any(Path(doomed[1].path).name in p for p in problems), problems  # type: ignore[union-attr]
+    assert not any(str(tmp_path) in p for p in problems), "absolute path shown"
+
+
+def test_many_waiting_requests_never_hold_up_health(station_url: tuple[str, Station]) -> None:
+    url, _ = station_url
+    results: list[int] = []
+
+    def ask(path: str) -> None:
+        try:
+            if "stream" in path or "events" in path:  # endless answers: first bytes
+                with httpx.stream("GET", url + path, timeout=30) as res:
+                    next(res.iter_bytes())
+                    results.append(res.status_code)
+                    time.sleep(3)
+            else:
+                results.append(httpx.get(url + path, timeout=30).status_code)
+        except httpx.HTTPError:
+            results.append(0)
+
+    threads = [threading.Thread(target=ask, args=(p,)) for p in
+               ["/stream.mp3", "/stream.ogg", "/api/nowplaying", "/api/events"] * 15]
+    for t in threads:
+        t.start()
+    health = httpx.get(url + "/api/health", timeout=5)
+    assert health.status_code == 200 and health.json()["ready"]
+    for t in threads:
+        t.join(60)
+    assert results.count(200) == len(threads), results
+
+
+def test_a_dead_llm_server_delays_nothing(shelf: list[Track]) -> None:
+    """An LLM server that accepts connections and never answers: streams start at once."""
+    import dataclasses
+
+    from service_harness import engine_service
+
+    held: list[socket.socket] = []
+    dead = socket.socket()
+    dead.bind(("127.0.0.1", 0))
+    dead.listen(16)
+    stop = threading.Event()
+
+    def accept() -> None:
+        dead.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(dead.accept()[0])
+
+    threading.Thread(target=accept, daemon=True).start()
+    settings = dataclasses.replace(SETTINGS, narrator="openai", llm_model="x",
+                                   llm_base_url=f"http://127.0.0.1:{dead.getsockname()[1]}/v1")
+    try:
+        with engine_service(shelf, settings=settings) as (url, _):
+            client = httpx.Client(base_url=url, timeout=20)
+            with client.stream("GET", "/stream.mp3") as res:
+                assert res.status_code == 200 and next(res.iter_bytes())
+            made = client.post("/api/sessions", json={"narrator": "openai"})
+            assert made.status_code == 201
+            with client.stream("GET", made.json()["stream_url"]) as res:
+                got = 0
+                for chunk in res.iter_bytes():
+                    got += len(chunk)
+                    if got > 24_000 * 5:
+                        break
+            assert got > 24_000 * 5
+            assert client.get("/api/health").json()["ready"]
+    finally:
+        stop.set()
+        for s in held:
+            s.close()
+        dead.close()
 
 
 def _segue(*args: str | Path,

@@ -315,3 +315,41 @@ def test_nowplaying_and_events_follow_the_air_time() -> None:
         assert np_["playing_next"]["song"]["title"].startswith("Tone")
         assert np_["song_history"] and "played_at" in np_["song_history"][0]
         assert "/" not in str(np_["now_playing"]["song"]["id"])
+
+
+def test_forty_listeners_joining_together_never_fall_behind() -> None:
+    """40 listeners arrive at once and stay through track changes: none hears a gap.
+
+    A client counts a gap when the audio it has received (24 000 bytes a second)
+    falls behind the wall-clock time since it connected, after a 2 s allowance.
+    """
+    import asyncio
+
+    async def listen(port: int, duration_s: float) -> float:
+        began = time.monotonic()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /stream.mp3 HTTP/1.1\r\nHost: x\r\n\r\n")
+        await reader.readuntil(b"\r\n\r\n")
+        received, worst = 0, float("inf")
+        while (elapsed := time.monotonic() - began) < duration_s:
+            data = await asyncio.wait_for(reader.read(65536), 10)
+            assert data, "the server ended the stream"
+            received += len(data)
+            if elapsed > 2.0:
+                worst = min(worst, received / 24_000 - (time.monotonic() - began))
+        writer.close()
+        return worst
+
+    async def crowd(port: int) -> list[float]:
+        return await asyncio.gather(*(listen(port, 20.0) for _ in range(40)))
+
+    with tone_service(freqs=FREQS, duration_s=5.0) as (url, station):
+        margins = asyncio.run(crowd(int(url.rsplit(":", 1)[1])))
+        assert station.broadcast is not None
+        deadline = time.monotonic() + 10
+        while station.broadcast.listeners and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert station.broadcast.listeners == 0
+        assert _ffmpeg_children() <= 1
+    print(f"worst margin {min(margins):.2f} s")
+    assert min(margins) > 0, margins

@@ -61,6 +61,8 @@ class ChannelStats:
     #: Times the show could not keep up with the wall clock, and the seconds lost.
     late_count: int
     late_s: float
+    #: The lead now (it grows after the show fell behind).
+    lead_s: float
     error: str | None
 
 
@@ -88,6 +90,8 @@ class Channel:
     show : the show to play.
     label : names the channel in log lines (``broadcast``, ``session ab12``).
     lead_s : how far rendering runs ahead of the air time (the burst a new listener gets).
+    max_lead_s : each time the show falls behind the wall clock the lead grows by half a
+        second, up to this (a gap is worse than a skip heard a little later).
     pause_when_idle : stop pulling blocks while no listener is connected.
     linger_s : seconds an encoder keeps running after its last listener left.
     clock : monotonic seconds (injected by tests).
@@ -99,6 +103,7 @@ class Channel:
         *,
         label: str,
         lead_s: float = 2.0,
+        max_lead_s: float = 4.0,
         pause_when_idle: bool = False,
         linger_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
@@ -107,6 +112,7 @@ class Channel:
         self.label = label
         self.sr = show.sr
         self.lead_s = lead_s
+        self.max_lead_s = max(lead_s, max_lead_s)
         self.pause_when_idle = pause_when_idle
         self.linger_s = linger_s
         self._clock = clock
@@ -175,7 +181,7 @@ class Channel:
                                 air_s=round(self._air_locked(), 3),
                                 listeners=self._listeners, encoders=tuple(self._encoders),
                                 late_count=self._late[0], late_s=round(self._late[1], 3),
-                                error=self._error)  # fmt: skip
+                                lead_s=self.lead_s, error=self._error)  # fmt: skip
 
     @property
     def listeners(self) -> int:
@@ -249,8 +255,10 @@ class Channel:
             elif self._t0 is not None and now - self._t0 > self._pos_s + 0.05:
                 late_s = now - self._t0 - self._pos_s
                 self._late = (self._late[0] + 1, self._late[1] + late_s)
-                log.warning("%s: the show fell %.2f s behind real time", self.label, late_s)
                 self._t0 = now - self._pos_s  # listeners starved; go on from here
+                self.lead_s = min(self.max_lead_s, self.lead_s + 0.5)
+                log.warning("%s: the show fell %.2f s behind real time; lead now %.1f s",
+                            self.label, late_s, self.lead_s)  # fmt: skip
             start_s = self._pos_s
             for name, encoder in list(self._encoders.items()):
                 if not encoder.feed(block):
