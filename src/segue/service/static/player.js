@@ -52,7 +52,10 @@
     showNow(data.now_playing);
     if (data.upcoming) showList("upcoming", data.upcoming, (u) => u.why || "");
     else if (data.playing_next) showList("upcoming", [data.playing_next], (u) => u.why || "");
-    const history = data.history ? data.history.slice().reverse() : (data.song_history || []);
+    const nowId = data.now_playing && data.now_playing.song ? data.now_playing.song.id : null;
+    // A session's history includes the track playing now; "Played" lists the ones before it.
+    const history = (data.history ? data.history.slice().reverse() : (data.song_history || []))
+      .filter((h) => h.ended !== null || h.song.id !== nowId);
     showList("history", history.slice(0, 10), (h) => h.why || "");
   }
 
