@@ -306,23 +306,42 @@ def test_cli_serves_and_stops(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "segue", "serve", str(track), "--port",
-                             str(port)], stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "SEGUE_ALIGN_BY_EAR": "0"})  # fmt: skip
+                             str(port), "--token", "sekrit-value"], stderr=subprocess.PIPE,
+                            text=True, env={**os.environ, "SEGUE_ALIGN_BY_EAR": "0"})  # fmt: skip
     try:
         deadline = time.monotonic() + 180
         health: dict[str, Any] = {}
         while time.monotonic() < deadline:
             try:
-                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).json()
+                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2,
+                                   headers={"Authorization": "Bearer sekrit-value"}).json()
                 if health["ready"]:
                     break
             except httpx.HTTPError:
                 pass
             time.sleep(0.5)
         assert health.get("ready"), health
-        with httpx.stream("GET", f"http://127.0.0.1:{port}/stream.mp3", timeout=20) as res:
+        with httpx.stream("GET", f"http://127.0.0.1:{port}/stream.mp3?token=sekrit-value",
+                          timeout=20) as res:
             assert res.status_code == 200 and next(res.iter_bytes())
     finally:
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
     assert "on air at http://127.0.0.1" in stderr and "Traceback" not in stderr
+    assert "sekrit-value" not in stderr  # tokens are never logged
+
+
+def test_a_link_that_leaves_the_library_is_never_played(tmp_path: Path) -> None:
+    from synthetic import write_track
+
+    inside, outside = tmp_path / "library", tmp_path / "elsewhere"
+    inside.mkdir()
+    outside.mkdir()
+    spec = SynthSpec(bpm=120, intro_bars=2, body_bars=4, outro_bars=2)
+    write_track(inside / "own.flac", spec, title="Own", artist="Here")
+    secret = write_track(outside / "secret.flac", spec, title="Secret", artist="There")
+    (inside / "link.flac").symlink_to(secret)
+    library = Library([inside])
+    library.scan([inside], background=False)
+    assert [t.tags.title for t in library.tracks()] == ["Own"]
+    assert any("outside the library" in p for p in library.problems), library.problems

@@ -88,11 +88,14 @@ def test_every_stream_url_decodes_as_the_known_tones(tmp_path: Path) -> None:
 
 def test_ffmpeg_decodes_a_minute_of_every_stream_without_errors() -> None:
     with tone_service(freqs=FREQS, duration_s=8.0) as (url, station):
+        session = httpx.post(url + "/api/sessions", json={}, timeout=20).json()["id"]
+        paths = [f"{base}.{fmt}" for base in ("/stream", f"/api/sessions/{session}/stream")
+                 for fmt in ("mp3", "ogg", "opus")]  # fmt: skip
         clients = {
             path: subprocess.Popen(["ffmpeg", "-nostdin", "-v", "error", "-t", "60", "-i",
                                     url + path, "-f", "null", "-"],
                                    stderr=subprocess.PIPE, text=True)
-            for path in ("/stream.mp3", "/stream.ogg", "/stream.opus")
+            for path in paths
         }  # fmt: skip
         probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
                                 "stream=codec_name,sample_rate,channels", "-of", "csv=p=0",
