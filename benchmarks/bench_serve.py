@@ -260,7 +260,7 @@ def part_sessions(music: Path, sessions: int, soak_s: float) -> dict[str, Any]:
         server.stop()
 
 
-def part_cycles(music: Path, cycles: int) -> dict[str, Any]:
+def part_cycles(music: Path, cycles: int, settle_s: float = 65.0) -> dict[str, Any]:
     server = Server(music)
     try:
         def one(path: str) -> None:
@@ -274,7 +274,7 @@ def part_cycles(music: Path, cycles: int) -> dict[str, Any]:
         kinds = ("/stream.mp3", "/stream.ogg", "/stream.opus", "/api/events")
 
         def settled() -> dict[str, float]:
-            time.sleep(65.0)  # encoders without listeners stop after their linger (60 s)
+            time.sleep(settle_s)  # encoders without listeners stop after their linger (60 s)
             return server.usage()
 
         for i in range(40):  # warm-up: every kind of answer has been given once
@@ -376,6 +376,9 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=6)
     parser.add_argument("--cycles", type=int, default=500)
     parser.add_argument("--fault-s", type=float, default=60.0)
+    parser.add_argument("--settle-s", type=float, default=65.0,
+                        help="pause before each memory count of the cycles (60 s: encoders "
+                             "left without listeners have stopped)")
     parser.add_argument("--only", default="ttfb,broadcast,sessions,cycles,faults")
     args = parser.parse_args()
     parts = args.only.split(",")
@@ -391,7 +394,7 @@ def main() -> None:
         out["sessions"] = part_sessions(args.music, args.sessions, args.soak_s)
         print("sessions:", json.dumps(out["sessions"]), flush=True)
     if "cycles" in parts:
-        out["cycles"] = part_cycles(args.music, args.cycles)
+        out["cycles"] = part_cycles(args.music, args.cycles, args.settle_s)
         print("cycles:", json.dumps(out["cycles"]), flush=True)
     if "faults" in parts:
         out["faults"] = part_faults(args.music, args.fault_s)

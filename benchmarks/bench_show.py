@@ -325,6 +325,7 @@ def dead_llm() -> dict[str, Any]:
     base = Settings(align_by_ear=False, llm_cache=False)
     times = {}
     server = DeadServer()
+    render_set(paths, out / "warm-up.wav", settings=base)  # speech cached, code loaded
     try:
         for name, settings in (
             ("template", base),

@@ -11,6 +11,10 @@ from synthetic import SynthSpec, write_track
 
 # Keep the test run's caches out of the user's home.
 os.environ.setdefault("SEGUE_CACHE_DIR", str(Path(__file__).parent / ".cache"))
+# The end-to-end mix tests count on a link before every track; the talk plan's own
+# default (mini-sets for a normal listener) is tested with explicit settings in
+# tests/test_narration*.py, which never read the environment.
+os.environ.setdefault("SEGUE_TALK_CADENCE", "every")
 
 SET_SPECS = {
     "alpha": SynthSpec(bpm=120, tonic=9, mode="minor", intro_bars=4, body_bars=6, outro_bars=3),

@@ -111,6 +111,9 @@ class ScriptedOpenAI:
         self.script: list[Script] = list(script) or [Helpful()]
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        #: How many requests were being answered at once, sampled as each one arrived.
+        self.in_flight: list[int] = []
+        self._active = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
         handler = self._handler()
@@ -148,6 +151,16 @@ class ScriptedOpenAI:
                     self.send_error(404)
                     return
                 server.headers.append({k.lower(): v for k, v in self.headers.items()})
+                with server._lock:
+                    server._active += 1
+                    server.in_flight.append(server._active)
+                try:
+                    self._answer(request)
+                finally:
+                    with server._lock:
+                        server._active -= 1
+
+            def _answer(self, request: dict[str, Any]) -> None:
                 reply = server._next(request)
                 if reply.delay_s and server._stop.wait(reply.delay_s):
                     return

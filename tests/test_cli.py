@@ -1,4 +1,5 @@
-"""The command line with bad input: every culprit named, the rest rendered, inputs safe."""
+"""The command line: bad input (every culprit named, the rest rendered, inputs safe), and a
+light start-up (``segue --help`` imports no heavy stage)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+#: Modules a command line that only lists its commands must not import (issue 12, item 8).
+HEAVY = ("numba", "librosa", "scipy.signal", "sklearn", "matplotlib")
 
 
 def segue(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -23,6 +25,7 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_named_and_the_rest_still_renders(
     synth_set: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -56,6 +59,7 @@ def test_bad_inputs_are_named_and_the_rest_still_renders(
     assert {p.name: _digest(p) for p in music.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_output_that_is_an_input_is_refused_before_any_work(
     synth_set: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -68,6 +72,7 @@ def test_output_that_is_an_input_is_refused_before_any_work(
     assert list(tmp_path.iterdir()) == [track]
 
 
+@pytest.mark.slow
 def test_unsupported_extension_and_nothing_to_play(
     synth_set: dict[str, Path], tmp_path: Path
 ) -> None:
@@ -86,3 +91,37 @@ def test_unsupported_extension_and_nothing_to_play(
 def test_version_and_help() -> None:
     assert segue("--version").stdout.startswith("segue ")
     assert "render" in segue("--help").stdout
+
+
+def _imported_by(*args: str) -> set[str]:
+    """Every module ``python -X importtime -m segue ARGS`` imports."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "segue", *args],
+                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}  # fmt: skip
+
+
+def test_help_imports_no_heavy_stage() -> None:
+    imported = _imported_by("--help")
+    assert "segue.cli" in imported
+    assert not [m for m in imported if m.split(".")[0] in HEAVY or m in HEAVY]
+    assert not [m for m in imported if m.startswith("segue.") and m != "segue.cli"
+                and not m.startswith(("segue.cli", "segue.errors", "segue.config"))]
+
+
+def test_prompts_list_imports_no_heavy_stage() -> None:
+    imported = _imported_by("prompts", "list")
+    assert not [m for m in imported if m.split(".")[0] in HEAVY or m in HEAVY]
+
+
+def test_every_command_loads_lazily_with_the_summary_it_shows() -> None:
+    import typer
+
+    from segue.cli import COMMANDS, app, load_command
+
+    for name, (_module, summary) in COMMANDS.items():
+        command = load_command(name)
+        assert (command.help or "").strip().splitlines()[0] == summary, name
+    registered = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    assert set(registered) == set(COMMANDS), "a command is missing from segue.cli.COMMANDS"

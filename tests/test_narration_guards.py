@@ -134,3 +134,14 @@ def test_an_instruction_in_a_tag_is_read_as_a_title_and_never_obeyed() -> None:
 def test_tidy_removes_speaker_labels_and_wrapping_quotes() -> None:
     assert tidy_line('DJ: "Here\'s Chaos God by Muldjord."') == "Here's Chaos God by Muldjord."
     assert check_line("  \n ", context=ctx(), word_budget=20).reason == "empty answer"
+
+
+def test_a_back_announce_of_the_same_artist_is_no_wrong_credit() -> None:
+    same = build_context(
+        listener=Listener(), prev=facts_from_mapping({"title": "Internal Degeneration",
+                                                      "artist": "Muldjord"}),
+        nxt=facts_from_mapping({"title": "Mutilated Mime", "artist": "Muldjord"}),
+        position=2, total=5, window_s=8.0, word_budget=20)
+    line = "Internal Degeneration by Muldjord. Let's go to Muldjord, and Mutilated Mime."
+    assert check_line(line, context=same, word_budget=20).ok
+    assert not check_line("Mutilated Mime by McCracken.", context=same, word_budget=20).ok

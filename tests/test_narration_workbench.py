@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from segue.cli import app
 from segue.config import Settings
 from segue.errors import InputError, NarrationError
 from segue.models import Listener
-from segue.narration import write_script
+from segue.narration import make_narrator, write_script
 from segue.narration.evaluate import (
     compute_metrics,
     default_cases_dir,
@@ -28,7 +29,7 @@ from segue.narration.evaluate import (
 )
 from segue.narration.narrator import TemplateNarrator
 from segue.narration.templates import TemplateStore, default_prompts_dir
-from test_narration import make_plan
+from test_narration import EVERY, make_plan
 
 runner = CliRunner()
 PROMPTS = default_prompts_dir()
@@ -86,7 +87,7 @@ def test_a_short_intro_makes_a_standalone_link_with_its_own_budget() -> None:
     plan = dataclasses.replace(plan, tracks=(
         plan.tracks[0], dataclasses.replace(plan.tracks[1], analysis=no_outro),
         dataclasses.replace(plan.tracks[2], analysis=no_intro)))
-    links = write_script(plan, Listener(), TemplateNarrator(TemplateStore()), Settings())
+    links = write_script(plan, Listener(), TemplateNarrator(TemplateStore()), EVERY)
     assert [lk.delivery for lk in links] == ["talkover", "talkover", "standalone"]
     assert links[2].template == "link.standalone" and links[2].word_budget == 14
     assert "Title 2" in links[2].text
@@ -100,7 +101,7 @@ def test_an_unknown_variable_in_a_block_names_the_template_and_the_variable(
         "{% block prompt %}Write about {{ nxt.title }}{% endblock %}\n")
     store = TemplateStore(tmp_path)
     assert store.render("link", {"next": {"title": "X"}}) == "Hi X"
-    with pytest.raises(NarrationError, match=r"'link' \(.*link\.j2\): 'nxt' is undefined"):
+    with pytest.raises(NarrationError, match=r"'link' \(.*link\.j2, line 2\): 'nxt' is undefined"):
         store.render_all("link", {"next": {"title": "X"}})
 
 
@@ -109,11 +110,11 @@ def test_a_running_narrator_picks_up_an_edited_template_without_restart(tmp_path
     store = TemplateStore(tmp_path / "p")
     narrator = TemplateNarrator(store)  # one narrator, as a server would keep it
     plan = make_plan(2)
-    before = write_script(plan, Listener(talk_level="brief"), narrator, Settings())
+    before = write_script(plan, Listener(talk_level="brief"), narrator, EVERY)
     path = tmp_path / "p" / "link.brief.j2"
     path.write_text("{% block line %}Edited: {{ next.title }}.{% endblock %}\n")
     os.utime(path, (1, 1))
-    after = write_script(plan, Listener(talk_level="brief"), narrator, Settings())
+    after = write_script(plan, Listener(talk_level="brief"), narrator, EVERY)
     assert before[1].text != after[1].text and after[1].text == "Edited: Title 1."
 
 
@@ -212,7 +213,7 @@ def test_markdown_report_marks_the_better_side() -> None:
     store = TemplateStore()
     case = load_cases(default_cases_dir(store), ["metal-night"])
     a = evaluate(case, TemplateNarrator(store), store, Settings(), template="link")
-    b = evaluate(case, TemplateNarrator(store, seed=3), store, Settings(), template="link.brief")
+    b = evaluate(case, TemplateNarrator(store, seed=3), store, Settings(), template="link.chatty")
     text = markdown_report([a, b])
     assert "| budget_fit |" in text and "## Lines" in text
 
@@ -242,3 +243,85 @@ def test_render_refuses_an_unusable_narrator_before_any_work(tmp_path: Path) -> 
                                                             "OPENAI_BASE_URL": ""})
     assert res.exit_code == 2 and "OPENAI_API_KEY" in res.output
     assert not (tmp_path / "mix.mp3").exists()
+
+
+def test_a_draft_serves_only_the_lines_its_template_would(tmp_path: Path) -> None:
+    draft = tmp_path / "link.j2"
+    draft.write_text((PROMPTS / "link.j2").read_text())
+    store = TemplateStore()
+    german = load_cases(default_cases_dir(store), ["german-evening"])
+    with pytest.raises(NarrationError, match="applies to no line"):
+        evaluate(german, TemplateNarrator(store), store, Settings(), template=str(draft))
+    english = load_cases(default_cases_dir(store), ["morning-commute", "metal-night"])
+    run = evaluate(english, TemplateNarrator(store), store, Settings(), template=str(draft))
+    by_kind = evaluate(english, TemplateNarrator(store), store, Settings(), template="link")
+    served = {(ln.case, ln.before_track) for ln in by_kind.lines if ln.template == "link"}
+    assert {(ln.case, ln.before_track) for ln in run.lines} == served  # no standalone, no chatty
+    assert served and len(served) < len(by_kind.lines)
+
+
+def test_cli_show_case_renders_the_template_it_shows() -> None:
+    res = runner.invoke(app, ["prompts", "show", "link.de", "--case", "morning-commute"])
+    assert res.exit_code == 0, res.output
+    assert "Write, in German" in res.output and "Vorher:" in res.output
+
+
+def test_cli_list_is_readable_at_80_columns() -> None:
+    res = runner.invoke(app, ["prompts", "list"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0
+    assert all(len(line) <= 80 for line in res.output.splitlines()), res.output
+    assert "link.standalone" in res.output and "words" in res.output
+
+
+def test_cli_eval_keeps_each_run_in_the_history(tmp_path: Path) -> None:
+    for _ in range(2):
+        res = runner.invoke(app, ["prompts", "eval", "link", "--no-speech", "--case",
+                                  "brief-workday", "--history", str(tmp_path / "runs")])
+        assert res.exit_code == 0, res.output
+    kept = sorted((tmp_path / "runs").glob("*.json"))
+    index = (tmp_path / "runs" / "index.jsonl").read_text().splitlines()
+    assert len(kept) == 2 and len(index) == 2
+    assert json.loads(index[0])["runs"][0]["label"] == "link@template"
+    assert json.loads(kept[0].read_text())["metrics"]["lines"] > 0
+
+
+def test_cli_guards_reports_precision_and_recall() -> None:
+    res = runner.invoke(app, ["prompts", "guards"])
+    assert res.exit_code == 0, res.output
+    assert re.search(r"precision \d+\.\d% on \d+ good lines, recall 100\.0% on \d+ bad", res.output)
+
+
+def test_llm_metrics_count_the_llm_lines_and_the_fallbacks_apart() -> None:
+    store = TemplateStore()
+    case = load_cases(default_cases_dir(store), ["brief-workday"])
+    with ScriptedOpenAI(good("Here we go."), good("Here we go again."), Helpful()) as server:
+        settings = Settings(llm_base_url=server.url, llm_model="m", llm_cache=False,
+                            llm_retries=0, llm_timeout_s=2.0)
+        n = make_narrator("openai", settings, store=store)
+        run = evaluate(case, n, store, settings, template="link")
+    own = [ln for ln in run.lines if ln.fallback_reason is None]
+    assert run.metrics["own_lines"] == len(own) and run.metrics["lines"] == len(run.lines)
+    assert run.metrics["fallback_rate"] == pytest.approx(1 - len(own) / len(run.lines))
+    assert run.metrics["guard_clean"] == 1.0  # measured on the model's own lines only
+
+
+@pytest.mark.slow
+def test_cli_preview_speaks_every_line_and_compare_runs_on_a_folder(
+    synth_set: dict[str, Path], listener_file: Path, tmp_path: Path
+) -> None:
+    audio = tmp_path / "audio"
+    res = runner.invoke(app, ["prompts", "preview", "all", *map(str, synth_set.values()),
+                              "--listener", str(listener_file), "--audio", str(audio), "--json"])
+    assert res.exit_code == 0, res.output
+    items = json.loads(res.stdout)
+    assert all(i["speech_s"] and i["speech_s"] > 0.5 and Path(i["audio"]).is_file()
+               for i in items)
+    assert len(list(audio.glob("*.wav"))) == len(items)
+    folder = next(iter(synth_set.values())).parent
+    res = runner.invoke(app, ["prompts", "compare", "link", "link.chatty", "--set", str(folder),
+                              "--listener", str(listener_file), "--no-speech"])
+    assert res.exit_code == 2 and "applies to no line" in res.output  # no chatty listener here
+    res = runner.invoke(app, ["prompts", "compare", "link", "link@template", "--set",
+                              str(folder), "--no-speech"])
+    assert res.exit_code == 0, res.output
+    assert "link@template" in res.output and "informative" in res.output

@@ -26,7 +26,7 @@ def rendered(synth_set: dict[str, Path], listener_file: Path,
              tmp_path_factory: pytest.TempPathFactory) -> RenderResult:
     out = tmp_path_factory.mktemp("out") / "set.mp3"
     return render_set(list(synth_set.values()), out, listener=load_listener(listener_file),
-                      settings=Settings(), keep_speech=True)
+                      settings=Settings(talk_cadence="every"), keep_speech=True)
 
 
 def _pcm(result: RenderResult | Timeline, *, voice: bool) -> np.ndarray:

@@ -52,7 +52,8 @@ def test_a_failed_line_is_dropped_and_the_music_plays_on(tmp_path: Path) -> None
     with SpeechServer() as server:
         server.script.extend(["ok", "garbage", "ok"])
         engine = OpenAISpeechEngine(model="m", voice="v", base_url=server.base_url, retries=0)
-        result = render_set(files, out, listener=Listener(), engine=engine, settings=Settings())
+        result = render_set(files, out, listener=Listener(), engine=engine,
+                            settings=Settings(talk_cadence="every"))
     data = json.loads(out.with_suffix(".json").read_text())
     assert [lk["before_track"] for lk in data["links"]] == [0, 2, 3]  # 3: the closing
     assert data["dropped_links"][0]["before_track"] == 1
@@ -87,7 +88,7 @@ def test_output_folder_that_cannot_exist_is_refused_before_work(tmp_path: Path) 
     proc = subprocess.run([sys.executable, "-m", "segue", "render", str(track), "-o",
                            str(blocker / "mix.mp3")], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
-    assert "cannot create folder" in proc.stderr and "mix.mp3" in proc.stderr
+    assert f"{blocker} is a file, not a folder" in proc.stderr and "mix.mp3" in proc.stderr
 
 
 def test_settings_reject_a_bad_environment_value() -> None:

@@ -15,10 +15,10 @@ from segue.config import Settings
 from segue.library import Library, track_id
 from segue.models import Link, Listener, Track
 from segue.narration.script import Gap
+from segue.narration.showscript import Draft
 from segue.sequencing import plan_order
 from segue.show.engine import PLACE_AHEAD_S, Show
 from segue.show.model import Reaction, ShowEvent
-from segue.show.words import Draft
 from synthetic import SynthSpec, known_track
 
 pytestmark = pytest.mark.slow
@@ -206,7 +206,7 @@ class SlowScript:
     def prepare(self, gap: Gap) -> Draft:
         self.release.wait(timeout=60)
         self.prepared += 1
-        return Draft(gap, None, None, "released late")
+        return Draft(gap, None, problem="released late")
 
     def commit(self, draft: Draft) -> Link | None:
         return None

@@ -62,3 +62,20 @@ def test_piper_speaks_offline() -> None:
     samples, sr = engine.synthesize("Good evening, this is segue.")
     assert sr == 22050 and 1.0 < len(samples) / sr < 5.0
     assert engine.voice_id.startswith("piper:en_US-joe")
+
+
+def test_a_failing_speech_server_opens_its_circuit() -> None:
+    from segue import circuit
+
+    circuit.reset_all()
+    with SpeechServer() as server:
+        engine = OpenAISpeechEngine(model="m", voice="v", base_url=server.base_url,
+                                    timeout_s=1.0, retries=0)
+        server.script.extend(["500", "500", "ok"])
+        for _ in range(2):
+            with pytest.raises(VoiceError, match="failed"):
+                engine.synthesize("one")
+        with pytest.raises(VoiceError, match="circuit open after 2 failures"):
+            engine.synthesize("two")
+        assert len(server.requests) == 2  # the third was never sent
+    circuit.reset_all()

@@ -1,5 +1,5 @@
-"""``python -m segue`` runs the command line."""
+"""``python -m segue`` runs the command line (named ``segue`` in its messages)."""
 
 from segue.cli import app
 
-app()
+app(prog_name="segue")

@@ -42,3 +42,7 @@ class MixError(SegueError):
 
 class OutputError(SegueError):
     """The output path is unusable: wrong extension, unwritable, or an input."""
+
+
+class ConfigError(SegueError):
+    """A setting (a ``SEGUE_*`` variable, a listener profile's value) is unusable."""

@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from segue.cli import app, err, fail, skipped
+from segue.cli import app, err, fail, progress_bar, skipped, warn
 from segue.errors import SegueError
+
+if TYPE_CHECKING:
+    from segue.analysis.executor import Outcome
 
 #: The JSON fields of one file, in order (the published contract; add, never remove).
 JSON_FIELDS = (
@@ -63,56 +66,10 @@ def _mmss(seconds: float | None) -> str:
     return f"{m}:{s:02d}"
 
 
-@app.command()
-def analyze(
-    paths: Annotated[list[Path], typer.Argument(help="Audio files or folders.")],
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel workers (0: one per core).")]
-    = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")] = False,
-    executor: Annotated[
-        str, typer.Option("--executor", help="local, dask (local cluster) or dask://HOST:PORT.")
-    ] = "local",
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Analyse even cached files.")]
-    = False,
-) -> None:
-    """Analyse PATHS: tempo, key, loudness, energy and cue points, one row per file."""
-    from segue.analysis.executor import Outcome, analyze_paths, check_executor, open_default_cache
-    from segue.pipeline import collect_inputs
-
-    try:
-        check_executor(executor)
-    except SegueError as exc:
-        raise fail(str(exc)) from exc
-    files, problems = collect_inputs(paths)
-    for problem in problems:
-        skipped(problem)
-    if not files:
-        raise fail("nothing to analyse: " + ("; ".join(problems) or "no input files"))
-    try:
-        cache = None if no_cache else open_default_cache()
-    except SegueError as exc:
-        raise fail(str(exc)) from exc
-
-    with Progress(
-        TextColumn("Analysing"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.description}"), TimeRemainingColumn(), console=err, transient=True,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("", total=len(files))
-
-        def progress(done: int, total: int, outcome: Outcome) -> None:
-            bar.update(task, completed=done, description=Path(outcome.path).name)
-
-        try:
-            outcomes = analyze_paths(files, jobs=jobs, executor=executor, cache=cache,
-                                     progress=progress)
-        except SegueError as exc:
-            bar.stop()
-            raise fail(str(exc)) from exc
-        finally:
-            if cache is not None:
-                cache.close()
-
+def _summary_table(outcomes: list[Outcome]) -> Table:
+    """One row per file, 80 columns wide: status, tempo, key, loudness, energy, cues."""
     table = Table(title=f"{len(outcomes)} file(s)", title_justify="left", box=None,
+
                   pad_edge=False, padding=(0, 1, 0, 0), header_style="bold")
     table.add_column("file", no_wrap=True, max_width=22, overflow="ellipsis")
     widths = {"status": 6, "BPM": 5, "key": 7, "LUFS": 5, "dBTP": 5, "energy": 6, "intro": 5,
@@ -132,6 +89,64 @@ def analyze(
             f"{a.energy:.2f}", _mmss(a.intro_end_s), _mmss(a.outro_start_s),
             _mmss(a.vocal_onset_s),
         )  # fmt: skip
+    return table
+
+
+@app.command()
+def analyze(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Audio files or folders.", readable=False)
+    ],
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=0, help="Parallel workers (0: one per core).")
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array on stdout.")] = False,
+    executor: Annotated[
+        str, typer.Option("--executor", help="local, dask (local cluster) or dask://HOST:PORT.")
+    ] = "local",
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Analyse even cached files.")]
+    = False,
+) -> None:
+    """Analyse PATHS: tempo, key, loudness, energy and cue points, one row per file."""
+    from segue.analysis.executor import analyze_paths, check_executor, open_default_cache
+    from segue.pipeline import collect_inputs
+
+    try:
+        check_executor(executor)
+    except SegueError as exc:
+        raise fail(str(exc)) from exc
+    files, problems = collect_inputs(paths)
+    if not files:  # one line names every culprit
+        raise fail("nothing to analyse: " + ("; ".join(problems) or "no input files"))
+    for problem in problems:
+        skipped(problem)
+    cache = None
+    if not no_cache:
+        try:
+            cache = open_default_cache()
+        except SegueError as exc:  # an unusable cache slows analysis down, nothing more
+            warn(f"analysing without a cache: {exc}")
+
+    with progress_bar(
+        TextColumn("Analysing"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.description}"), TimeRemainingColumn(),
+    ) as bar:  # fmt: skip
+        task = bar.add_task("", total=len(files))
+
+        def progress(done: int, total: int, outcome: Outcome) -> None:
+            bar.update(task, completed=done, description=Path(outcome.path).name)
+
+        try:
+            outcomes = analyze_paths(files, jobs=jobs, executor=executor, cache=cache,
+                                     progress=progress)
+        except SegueError as exc:
+            bar.stop()
+            raise fail(str(exc)) from exc
+        finally:
+            if cache is not None:
+                cache.close()
+
+    table = _summary_table(outcomes)
     err.print(table)
     failed = [o for o in outcomes if not o.ok]
     for o in failed:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from segue.cli import app, err, fail, skipped
+from segue.cli import app, describe_os_error, err, fail, skipped, warn
 from segue.errors import SegueError
-from segue.models import Listener, Track
+
+if TYPE_CHECKING:
+    from segue.models import Listener, Track
 
 feedback_app = typer.Typer(
     help="A listener's feedback on transitions: add, show, export, reset.",
@@ -26,16 +28,26 @@ feedback_app = typer.Typer(
 app.add_typer(feedback_app, name="feedback")
 out = Console()
 
-ListenerArg = Annotated[Path, typer.Argument(help="Listener profile (TOML).")]
+ListenerArg = Annotated[Path, typer.Argument(help="Listener profile (TOML).", readable=False)]
 
 
-def _listener(path: Path) -> Listener:
-    from segue.listener import load_listener
+def _listener(path: Path) -> tuple[Listener, int]:
+    """The profile, and how many things in it were ignored (each warned on stderr)."""
+    from segue.listener import read_listener
 
     try:
-        return load_listener(path)
+        profile, ignored = read_listener(path)
     except SegueError as exc:
         raise fail(str(exc)) from exc
+    for line in ignored:
+        warn(line)
+    return profile, len(ignored)
+
+
+def _done(ignored: int) -> None:
+    """Exit 1 when the profile had something ignored: the job is done, not all was used."""
+    if ignored:
+        raise typer.Exit(1)
 
 
 def _track(path: Path, features: Path | None) -> Track:
@@ -47,7 +59,10 @@ def _track(path: Path, features: Path | None) -> Track:
 
     if features is not None:
         tracks, _ = read_features_file(features)
-        return tracks[find_track(tracks, path)]
+        try:
+            return tracks[find_track(tracks, path)]
+        except SegueError as exc:
+            raise SegueError(f"{path}: not among the tracks in {features}") from exc
     if not path.is_file():
         raise SegueError(f"{path}: no such file")
     tracks, problems = analyze_files([path], Settings.from_env())
@@ -59,8 +74,12 @@ def _track(path: Path, features: Path | None) -> Track:
 @feedback_app.command("add")
 def add(
     listener: ListenerArg,
-    from_path: Annotated[Path, typer.Argument(metavar="FROM", help="The track that ended.")],
-    to_path: Annotated[Path, typer.Argument(metavar="TO", help="The track that followed.")],
+    from_path: Annotated[
+        Path, typer.Argument(metavar="FROM", help="The track that ended.", readable=False)
+    ],
+    to_path: Annotated[
+        Path, typer.Argument(metavar="TO", help="The track that followed.", readable=False)
+    ],
     skip_at: Annotated[
         float | None,
         typer.Option("--skip-at", help="Skipped TO after this many seconds (≤ 30: negative)."),
@@ -70,7 +89,9 @@ def add(
         bool, typer.Option("--full-play", help="Played TO to the end (positive).")
     ] = False,
     features: Annotated[
-        Path | None, typer.Option("--features", help="Take both tracks from this analysis JSON.")
+        Path | None,
+        typer.Option("--features", help="Take both tracks from this analysis JSON.",
+                     readable=False),
     ] = None,
 ) -> None:
     """Record how the listener took the transition FROM → TO."""
@@ -82,18 +103,23 @@ def add(
     if skip_at is not None and skip_at < 0:
         raise fail(f"--skip-at {skip_at}: seconds cannot be negative")
     outcome: Outcome = "skip" if skip_at is not None else "like" if like else "full_play"
-    profile = _listener(listener)
+    profile, ignored = _listener(listener)
     if not profile.feedback_path:
         raise fail(f"{listener}: no feedback file")
     try:
         event = feedback_event(_track(from_path, features), _track(to_path, features), outcome,
                                listened_s=skip_at)  # fmt: skip
-        append_feedback(profile.feedback_path, [event])
-    except (SegueError, OSError) as exc:
+    except SegueError as exc:
         raise fail(str(exc)) from exc
+    try:
+        append_feedback(profile.feedback_path, [event])
+    except OSError as exc:
+        where = describe_os_error(exc, profile.feedback_path)
+        raise fail(f"cannot record feedback: {where}") from exc
     label = {True: "positive", False: "negative", None: "neutral (skipped after 30 s)"}
     err.print(f"recorded {outcome} ({label[event.label]}) in {profile.feedback_path}",
               highlight=False, soft_wrap=True)  # fmt: skip
+    _done(ignored)
 
 
 @feedback_app.command("show")
@@ -103,7 +129,7 @@ def show(listener: ListenerArg) -> None:
     from segue.sequencing import weights_from_settings
     from segue.sequencing.preference import export_feedback
 
-    profile = _listener(listener)
+    profile, ignored = _listener(listener)
     try:
         data = export_feedback(profile, weights_from_settings(Settings.from_env()))
     except SegueError as exc:
@@ -120,15 +146,15 @@ def show(listener: ListenerArg) -> None:
     for term, factor in data["factors"].items():
         table.add_row(term.replace("_", " "), f"×{factor:.2f}", f"{data['weights'][term]:.3f}")
     out.print(table)
-    if data["skipped_lines"]:
-        raise typer.Exit(1)
+    _done(len(data["skipped_lines"]) + ignored)
 
 
 @feedback_app.command("export")
 def export(
     listener: ListenerArg,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here (never overwritten).")
+        Path | None,
+        typer.Option("--output", "-o", help="Write here (never overwritten).", readable=False),
     ] = None,
 ) -> None:
     """Everything personalisation knows about the listener, as JSON (stdout or --output)."""
@@ -136,23 +162,32 @@ def export(
     from segue.sequencing import weights_from_settings
     from segue.sequencing.preference import export_feedback
 
-    profile = _listener(listener)
+    profile, ignored = _listener(listener)
     try:
         data = export_feedback(profile, weights_from_settings(Settings.from_env()))
     except SegueError as exc:
         raise fail(str(exc)) from exc
+    for line in data["skipped_lines"]:
+        skipped(line)
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if output is None:
         typer.echo(text, nl=False)
-        return
+    else:
+        _write_new(output, text)
+        err.print(f"exported {len(data['events'])} events to {output}", highlight=False)
+    _done(len(data["skipped_lines"]) + ignored)
+
+
+def _write_new(output: Path, text: str) -> None:
+    """Write ``text`` to a new file ``output``; an existing file is never overwritten."""
     try:
         with output.open("x", encoding="utf-8") as fh:
             fh.write(text)
     except FileExistsError as exc:
-        raise fail(f"{output}: already exists, not overwritten") from exc
+        kind = "a folder" if output.is_dir() else "a file"
+        raise fail(f"{output}: already exists ({kind}), not overwritten") from exc
     except OSError as exc:
-        raise fail(f"{output}: cannot write ({exc})") from exc
-    err.print(f"exported {len(data['events'])} events to {output}", highlight=False)
+        raise fail(f"{output}: cannot write ({exc.strerror or exc})") from exc
 
 
 @feedback_app.command("reset")
@@ -163,16 +198,20 @@ def reset(
     """Delete the listener's feedback file: the order goes back to the default weights."""
     from segue.sequencing.preference import delete_feedback, read_feedback
 
-    profile = _listener(listener)
+    profile, ignored = _listener(listener)
     if not profile.feedback_path:
         raise fail(f"{listener}: no feedback file")
-    events, _ = read_feedback(profile.feedback_path)
+    try:
+        events, _ = read_feedback(profile.feedback_path)
+    except SegueError as exc:
+        raise fail(str(exc)) from exc
     if not yes:
         raise fail(f"would delete {len(events)} events in {profile.feedback_path}; "
                    "add --yes to do it")  # fmt: skip
     try:
         deleted = delete_feedback(profile.feedback_path)
     except OSError as exc:
-        raise fail(f"{profile.feedback_path}: cannot delete ({exc})") from exc
+        raise fail(f"{profile.feedback_path}: cannot delete ({exc.strerror or exc})") from exc
     err.print(f"deleted {profile.feedback_path} ({len(events)} events)" if deleted
               else f"no feedback to delete ({profile.feedback_path})", highlight=False)
+    _done(ignored)

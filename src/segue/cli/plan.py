@@ -1,27 +1,45 @@
-"""``segue plan``: the smoothest order for a set, with every transition's terms and reason."""
+"""``segue plan``: the smoothest order for a set, with every transition's terms and reason.
+
+The sequencer (numba) is imported when the command runs, and the ``--arc`` help
+is completed when help is shown, so importing this module stays light.
+"""
 
 from __future__ import annotations
 
 import json
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 from rich.table import Table
+from typer.core import TyperCommand, TyperOption
 
-from segue.cli import app, err, fail, skipped
+from segue.cli import app, err, fail, progress_bar, skipped, warn
 from segue.errors import SegueError
-from segue.models import Plan, Track
-from segue.sequencing.arcs import ARC_HELP, ARCS
+
+if TYPE_CHECKING:
+    from segue.config import Settings
+    from segue.models import Listener, Plan, Track
 
 out = Console()
-_ARC_OPTION_HELP = (
-    "Energy arc: " + "; ".join(f"{k}: {v}" for k, v in ARC_HELP.items())
-    + " (default: SEGUE_ARC or peak)."
-)  # fmt: skip
+_ARC_OPTION_HELP = "Energy arc: flat, rise, peak, wave or fall (default: SEGUE_ARC or peak)."
+
+
+class _PlanCommand(TyperCommand):
+    """``segue plan``: its ``--arc`` help describes each arc, read only when help is shown."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """The help, with every arc described."""
+        from segue.sequencing.arcs import ARC_HELP
+
+        for param in self.params:
+            if isinstance(param, TyperOption) and param.name == "arc":
+                param.help = ("Energy arc: " + "; ".join(f"{k}: {v}" for k, v in ARC_HELP.items())
+                              + " (default: SEGUE_ARC or peak).")  # fmt: skip
+        super().format_help(ctx, formatter)
 
 
 def plan_json(plan: Plan, tracks: list[Track], matrix: list[list[float | None]] | None) -> str:
@@ -106,9 +124,10 @@ def _matrix_table(matrix: list[list[float | None]], tracks: list[Track]) -> Tabl
     return table
 
 
-def _load(paths: list[Path], features: Path | None) -> tuple[list[Track], list[str]]:
+def _load(
+    paths: list[Path], features: Path | None, settings: Settings
+) -> tuple[list[Track], list[str]]:
     """Tracks from the features file, then from analysing PATHS (cached)."""
-    from segue.config import Settings
     from segue.pipeline import analyze_files, collect_inputs
     from segue.sequencing.features_file import read_features_file
 
@@ -118,41 +137,105 @@ def _load(paths: list[Path], features: Path | None) -> tuple[list[Track], list[s
         tracks, problems = read_features_file(features)
     if paths:
         files, missing = collect_inputs(paths)
-        problems += missing
+        problems += missing + _given_twice(paths)
         known = {Path(t.path).expanduser().resolve() for t in tracks}
         for f in files:
             if f.resolve() in known:
                 problems.append(f"{f}: also in {features}, planned once")
         files = [f for f in files if f.resolve() not in known]
         if files:
-            with Progress(TextColumn("Analysing"), BarColumn(), MofNCompleteColumn(),
-                          console=err, transient=True) as bar:  # fmt: skip
+            with progress_bar(TextColumn("Analysing"), BarColumn(), MofNCompleteColumn()) as bar:
                 task = bar.add_task("", total=len(files))
 
                 def progress(stage: str, done: int, total: int) -> None:
                     bar.update(task, completed=done)
 
-                analysed, failed = analyze_files(files, Settings.from_env(), progress)
+                analysed, failed = analyze_files(files, settings, progress)
             tracks += analysed
             problems += failed
     return tracks, problems
 
 
-@app.command()
+def _given_twice(paths: list[Path]) -> list[str]:
+    """One message per file named again on the command line (it is planned once)."""
+    seen: set[Path] = set()
+    again: list[str] = []
+    for p in paths:
+        if p.is_file():
+            key = p.resolve()
+            if key in seen:
+                again.append(f"{p}: given twice, planned once")
+            seen.add(key)
+    return again
+
+
+def _profile(listener: Path | None, no_personal: bool) -> tuple[Listener | None, list[str]]:
+    """The listener (personalisation off with ``--no-personal``), and what it ignored."""
+    import dataclasses
+
+    from segue.listener import read_listener
+
+    if listener is None:
+        return None, []
+    profile, ignored = read_listener(listener)
+    for line in ignored:
+        warn(line)
+    if no_personal:
+        profile = dataclasses.replace(profile, personalise=False)
+    return profile, ignored
+
+
+def _personal_weights(
+    profile: Listener | None, settings: Settings
+) -> tuple[Any, list[str], list[str]]:
+    """The term weights for ``profile``, notes on how they came about, and skipped lines.
+
+    Raises
+    ------
+    SegueError
+        When the listener's feedback file cannot be read.
+
+    """
+    from segue.sequencing import weights_from_settings
+    from segue.sequencing.preference import listener_model
+
+    base = weights_from_settings(settings)
+    if profile is None:
+        return base, [], []
+    model, bad_lines = listener_model(profile)
+    notes: list[str] = []
+    if model is not None and model.fitted:
+        changed = ", ".join(f"{k.replace('_', ' ')} ×{f:.2f}"
+                            for k, f in model.factors().items() if abs(f - 1.0) >= 0.05)
+        notes.append(f"weights personalised from {len(model.labelled)} feedback events: "
+                     + (changed or "no change yet"))  # fmt: skip
+    elif not profile.personalise:
+        notes.append("personalisation off: default weights")
+    return (model.weights(base) if model is not None else base), notes, bad_lines
+
+
+@app.command(cls=_PlanCommand)
 def plan(
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Audio files or folders (analysed, cached).")
+        list[Path] | None,
+        typer.Argument(help="Audio files or folders (analysed, cached).", readable=False),
     ] = None,
     features: Annotated[
         Path | None,
-        typer.Option("--features", help="What `segue analyze --json` printed (- for stdin)."),
+        typer.Option("--features", help="What `segue analyze --json` printed (- for stdin).",
+                     readable=False),
     ] = None,
     arc: Annotated[str | None, typer.Option("--arc", help=_ARC_OPTION_HELP)] = None,
-    first: Annotated[Path | None, typer.Option("--first", help="Open with this track.")] = None,
-    last: Annotated[Path | None, typer.Option("--last", help="End with this track.")] = None,
+    first: Annotated[
+        Path | None, typer.Option("--first", help="Open with this track.", readable=False)
+    ] = None,
+    last: Annotated[
+        Path | None, typer.Option("--last", help="End with this track.", readable=False)
+    ] = None,
     listener: Annotated[
         Path | None,
-        typer.Option("--listener", help="Listener profile (TOML): its feedback reweights terms."),
+        typer.Option("--listener", help="Listener profile (TOML): its feedback reweights terms.",
+                     readable=False),
     ] = None,
     no_personal: Annotated[
         bool, typer.Option("--no-personal", help="Ignore the listener's feedback this time.")
@@ -166,12 +249,9 @@ def plan(
     = None,
 ) -> None:
     """Order PATHS (or --features FILE) for the smoothest flow and explain each transition."""
-    import dataclasses
-
     from segue.config import Settings
-    from segue.listener import load_listener
-    from segue.sequencing import CostWeights, cost_matrix, plan_order
-    from segue.sequencing.preference import listener_model
+    from segue.sequencing import plan_order
+    from segue.sequencing.arcs import ARCS
 
     if not paths and features is None:
         raise fail("nothing to plan: give audio files or folders, or --features FILE")
@@ -179,37 +259,34 @@ def plan(
         raise fail(f"--arc {arc}: unknown energy arc; choose one of {', '.join(ARCS)}")
     try:
         settings = Settings.from_env()
-        profile = load_listener(listener) if listener else None
-        tracks, problems = _load(list(paths or []), features)
+        profile, problems = _profile(listener, no_personal)
+        weights, notes, bad_lines = _personal_weights(profile, settings)
+        tracks, skipped_inputs = _load(list(paths or []), features, settings)
     except SegueError as exc:
         raise fail(str(exc)) from exc
-    if profile is not None and no_personal:
-        profile = dataclasses.replace(profile, personalise=False)
-    for problem in problems:
+    for problem in [*bad_lines, *skipped_inputs]:
         skipped(problem)
+    problems += [*bad_lines, *skipped_inputs]
     if not tracks:
         raise fail("nothing to plan: no usable tracks")
     if first is not None and last is not None and first == last and len(tracks) > 1:
         raise fail(f"--first and --last both name {first}: a track cannot open and close a set")
-
-    notes: list[str] = []
-    if profile is not None:
-        model, bad_lines = listener_model(profile)
-        problems += bad_lines
-        for line in bad_lines:
-            skipped(line)
-        if model is not None and model.fitted:
-            changed = ", ".join(f"{k.replace('_', ' ')} ×{f:.2f}"
-                                for k, f in model.factors().items() if abs(f - 1.0) >= 0.05)
-            notes.append(f"weights personalised from {len(model.labelled)} feedback events: "
-                         + (changed or "no change yet"))  # fmt: skip
-        elif not profile.personalise:
-            notes.append("personalisation off: default weights")
     try:
-        result = plan_order(tracks, arc=arc, first=first, last=last, listener=profile,
+        result = plan_order(tracks, weights, arc=arc, first=first, last=last, listener=profile,
                             settings=settings, seed=seed)  # fmt: skip
     except SegueError as exc:
         raise fail(str(exc)) from exc
+    _print_plan(result, tracks, matrix=matrix, as_json=as_json)
+    for note in notes:
+        err.print(note, highlight=False, soft_wrap=True)
+    if problems:
+        err.print(f"[yellow]{len(problems)} problem(s); see above.[/]")
+        raise typer.Exit(1)
+
+
+def _print_plan(result: Plan, tracks: list[Track], *, matrix: bool, as_json: bool) -> None:
+    """The plan as a table on stdout (or JSON), with the cost matrix when asked."""
+    from segue.sequencing import CostWeights, cost_matrix
 
     full: list[list[float | None]] | None = None
     if matrix:
@@ -218,13 +295,8 @@ def plan(
                 for i in range(len(tracks))]  # fmt: skip
     if as_json:
         typer.echo(plan_json(result, tracks, full))
-    else:
-        out.print(_plan_table(result))
-        out.print(f"total cost {result.total_cost:.2f}", highlight=False)
-        if full is not None:
-            out.print(_matrix_table(full, tracks))
-    for note in notes:
-        err.print(note, highlight=False, soft_wrap=True)
-    if problems:
-        err.print(f"[yellow]{len(problems)} problem(s); see above.[/]")
-        raise typer.Exit(1)
+        return
+    out.print(_plan_table(result))
+    out.print(f"total cost {result.total_cost:.2f}", highlight=False)
+    if full is not None:
+        out.print(_matrix_table(full, tracks))

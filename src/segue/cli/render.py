@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, TaskID, TextColumn, TimeRemainingColumn
 
-from segue.cli import app, err, fail, skipped
+from segue.cli import (
+    app,
+    describe_os_error,
+    err,
+    fail,
+    os_error_in,
+    progress_bar,
+    skipped,
+    warn,
+)
 from segue.cli.options import (
     ArcOpt,
     DurationOpt,
@@ -21,9 +30,12 @@ from segue.cli.options import (
     SeedOpt,
     VoiceOpt,
     parse_duration,
-    set_up,
+    prepare,
 )
 from segue.errors import SegueError
+
+if TYPE_CHECKING:
+    from segue.pipeline import RenderResult
 
 _STAGES = {
     "analyse": "Analysing tracks",
@@ -38,7 +50,9 @@ _STAGES = {
 def render(
     paths: PathsArg,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Output mix: .mp3, .ogg, .opus, .flac or .wav.")
+        Path,
+        typer.Option("--out", "-o", help="Output mix: .mp3, .ogg, .opus, .flac or .wav.",
+                     readable=False),
     ],
     listener: ListenerOpt = None,
     narrator_name: NarratorOpt = None,
@@ -54,15 +68,18 @@ def render(
     from segue.pipeline import render_set
 
     try:
-        profile, settings, narrator = set_up(listener, narrator_name, llm_base_url, llm_model,
-                                             voice, seed=seed, arc=arc, prompts=prompts)
+        profile, settings, narrator, ignored = prepare(
+            listener, narrator_name, llm_base_url, llm_model, voice, seed=seed, arc=arc,
+            prompts=prompts)  # fmt: skip
         duration_s = parse_duration(duration) if duration is not None else None
     except SegueError as exc:
         raise fail(str(exc)) from exc
+    for problem in ignored:
+        warn(problem)
 
-    with Progress(
+    with progress_bar(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(), console=err, transient=True,
+        TimeRemainingColumn(),
     ) as bar:  # fmt: skip
         tasks: dict[str, TaskID] = {}
 
@@ -77,7 +94,19 @@ def render(
         except SegueError as exc:
             bar.stop()
             raise fail(str(exc)) from exc
+        except Exception as exc:
+            # A full disk or a folder that vanished mid-render: name the file, no traceback.
+            cause = os_error_in(exc)
+            if cause is None:
+                raise
+            bar.stop()
+            raise fail(describe_os_error(cause, str(out))) from exc
 
+    _summarise(result, len(ignored))
+
+
+def _summarise(result: RenderResult, ignored: int) -> None:
+    """What was mixed, where it went, and what went wrong (exit 1 when anything did)."""
     for problem in result.problems:
         skipped(problem)
     tl = result.timeline
@@ -92,6 +121,7 @@ def render(
                   f"narrator (reasons in the timeline's links[].fallback)", highlight=False)
     for label, path in result.artifacts.items():
         err.print(f"  {label:<10} {path}", highlight=False, soft_wrap=True)
-    if result.problems:
-        err.print(f"[yellow]{len(result.problems)} problem(s); see above.[/]")
+    problems = len(result.problems) + ignored
+    if problems:
+        err.print(f"[yellow]{problems} problem(s); see above.[/]")
         raise typer.Exit(1)

@@ -73,35 +73,84 @@ def sidecar(out: Path, suffix: str) -> Path:
     return out.with_suffix(suffix)
 
 
+#: Below this much free space in the output folder a render is refused before it starts.
+MIN_FREE_BYTES = 1 << 20
+
+
 def check_output_path(out: Path, inputs: Iterable[Path]) -> None:
     """Refuse an output that cannot be written or would overwrite an input.
 
-    Checked before any work starts: the extension, the folder (created if
-    missing, must be writable), and that neither the mix nor its sidecars is one
-    of the input files.
+    Checked before any work starts: the extension, that the mix and its
+    sidecars are files (not folders or devices) and none is one of the input
+    files, and that the folder (created if missing) really takes a new file:
+    a probe file is created and removed there, since permission bits say
+    nothing for root and nothing at all on ``/proc``, ``/sys``, read-only
+    mounts or immutable folders. A folder with less than
+    :data:`MIN_FREE_BYTES` free is refused too.
+
+    Raises
+    ------
+    OutputError
+        Naming the path and what is wrong with it.
+
     """
+    targets = [out] + [sidecar(out, s) for s in SIDECARS]
+    for target in targets:
+        _check_not_special(target)
     ext = out.suffix.lower()
     if ext not in CODECS:
         raise OutputError(
             f"{out}: unsupported output format {ext or '(none)'}; use one of {', '.join(CODECS)}"
         )
-    if out.is_dir():
-        raise OutputError(f"{out}: is a folder, expected a file name")
-    targets = [out] + [sidecar(out, s) for s in SIDECARS]
     resolved_inputs = {p.resolve() for p in inputs}
     for target in targets:
         if target.resolve() in resolved_inputs:
             raise OutputError(f"{target}: is one of the inputs; refusing to overwrite it")
     folder = out.parent if str(out.parent) else Path(".")
+    _make_folder(out, folder)
+    _probe_folder(out, folder)
+    for target in targets:
+        if target.exists() and not os.access(target, os.W_OK):
+            raise OutputError(f"{target}: exists and is not writable")
+
+
+def _check_not_special(target: Path) -> None:
+    """Refuse a target that exists as something other than a regular file."""
+    if target.is_dir():
+        raise OutputError(f"{target}: is a folder, expected a file name")
+    if target.exists() and not target.is_file():
+        raise OutputError(f"{target}: is a device or other special file, not a regular file")
+
+
+def _make_folder(out: Path, folder: Path) -> None:
+    """Create ``folder`` (and its parents); a path component that is a file is named."""
+    for parent in [folder, *folder.parents]:
+        if parent.exists() and not parent.is_dir():
+            raise OutputError(f"{out}: {parent} is a file, not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{out}: cannot create folder {folder} ({exc.strerror})") from exc
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"{out}: folder {folder} is not writable")
-    for target in targets:
-        if target.exists() and not os.access(target, os.W_OK):
-            raise OutputError(f"{target}: exists and is not writable")
+
+
+def _probe_folder(out: Path, folder: Path) -> None:
+    """Create and remove a file in ``folder``: the only test that answers for every case."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".segue-probe.", dir=folder)
+    except OSError as exc:
+        raise OutputError(
+            f"{out}: cannot create files in {folder} ({exc.strerror or exc})"
+        ) from exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return  # no statistics (an odd filesystem): the encoder will say if it fills up
+    free = stats.f_bavail * stats.f_frsize
+    if free < MIN_FREE_BYTES:
+        raise OutputError(f"{out}: no space left in {folder} ({free // 1024} KiB free)")
 
 
 class FileSink:

@@ -10,6 +10,7 @@ ends, so memory stays flat however long the mix is.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator
 
 import numpy as np
@@ -210,6 +211,26 @@ def _mix_track(
     if t1 <= b0 or t0 >= b0 + n:
         return
     lo, hi = max(b0, t0), min(b0 + n, t1)
+    buf = _read_segments(tr, idx, lo, hi, t1, sr, readers, join)
+    state = filters.get(idx)
+    if state is None:  # start settled on the first sample, so a DC offset does not thump
+        state = sosfilt_zi(high_pass)[:, None, :] * buf[None, :, :1]
+    filtered, filters[idx] = sosfilt(high_pass, buf, axis=1, zi=state)
+    if hi >= t1:
+        filters.pop(idx, None)
+    gain = _track_gain(tr, lo, hi, t0, t1, sr)
+    bus[:, lo - b0 : hi - b0] += filtered.astype(np.float32) * gain
+
+
+def _read_segments(
+    tr: TimelineTrack, idx: int, lo: int, hi: int, t1: int, sr: int,
+    readers: dict[tuple[int, int], SegmentReader], join: int,
+) -> FloatArray:  # fmt: skip
+    """The track's samples for mix positions ``[lo, hi)``, from its segments' decoders.
+
+    A decoder opens when its segment starts and closes when it ends; internal joins
+    (bed loops, the end of a stretch) get :data:`JOIN_RAMP_S` ramps so they do not click.
+    """
     buf = np.zeros((2, hi - lo), dtype=np.float32)
     last = len(tr.segments) - 1
     for j, seg in enumerate(tr.segments):
@@ -238,25 +259,24 @@ def _mix_track(
         buf[:, a - lo : b - lo] += samples
         if b >= s1:
             readers.pop(key).close()
-    state = filters.get(idx)
-    if state is None:  # start settled on the first sample, so a DC offset does not thump
-        state = sosfilt_zi(high_pass)[:, None, :] * buf[None, :, :1]
-    filtered, filters[idx] = sosfilt(high_pass, buf, axis=1, zi=state)
-    buf = filtered.astype(np.float32)
-    if hi >= t1:
-        filters.pop(idx, None)
-    level = np.float32(10 ** (tr.gain_db / 20))
+    return buf
+
+
+def _track_gain(tr: TimelineTrack, lo: int, hi: int, t0: int, t1: int, sr: int
+                ) -> FloatArray | float:  # fmt: skip
+    """The track's gain over ``[lo, hi)``: its level, times its fades where they run."""
+    level = math.pow(10.0, tr.gain_db / 20.0)
     t_lo, t_hi = (lo - t0) / sr, (hi - t0) / sr
     length = (t1 - t0) / sr
     fading_in = tr.fade_in_s > 0 and t_lo < tr.fade_in_s
     fading_out = tr.fade_out_s > 0 and t_hi > length - tr.fade_out_s
     if not (fading_in or fading_out):  # most blocks: a constant gain
-        bus[:, lo - b0 : hi - b0] += buf * level
-        return
+        return level
     t = (np.arange(lo, hi) - t0) / sr
     gain = np.full(hi - lo, level, dtype=np.float64)
     if fading_in:
         gain *= fade_in_gain(t / tr.fade_in_s)
     if fading_out:
         gain *= fade_out_gain((t - (length - tr.fade_out_s)) / tr.fade_out_s)
-    bus[:, lo - b0 : hi - b0] += buf * gain.astype(np.float32)[None, :]
+    out: FloatArray = gain.astype(np.float32)[None, :]
+    return out

@@ -10,6 +10,7 @@ The LLM backends are imported only when chosen.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 from segue.config import Settings, default_cache_dir
 from segue.errors import NarrationError
@@ -17,13 +18,34 @@ from segue.narration.cache import LineCache
 from segue.narration.narrator import GuardedNarrator, LineGenerator, Narrator, TemplateNarrator
 from segue.narration.templates import TemplateStore
 
-#: Every narrator name, in the order shown to users.
-NARRATORS = ("template", "openai", "local")
-
 
 def default_line_cache() -> LineCache:
     """The cache of generated lines under segue's cache folder."""
     return LineCache(default_cache_dir() / "lines.sqlite")
+
+
+def _openai(settings: Settings) -> LineGenerator:
+    from segue.narration.openai_backend import OpenAIGenerator
+
+    return OpenAIGenerator(
+        base_url=settings.llm_base_url, model=settings.llm_model,
+        timeout_s=settings.llm_timeout_s, retries=settings.llm_retries,
+        backoff_s=settings.llm_backoff_s, temperature=settings.llm_temperature,
+    )  # fmt: skip
+
+
+def _local(settings: Settings) -> LineGenerator:
+    from segue.narration.local_backend import LocalGenerator
+
+    return LocalGenerator(model_path=settings.llm_model, threads=settings.llm_threads,
+                          temperature=settings.llm_temperature)  # fmt: skip
+
+
+#: The LLM backends by name (beside ``template``, which needs no generator); each
+#: factory imports its backend only when it is chosen.
+GENERATORS: dict[str, Callable[[Settings], LineGenerator]] = {"openai": _openai, "local": _local}
+#: Every narrator name, in the order shown to users.
+NARRATORS = ("template", *GENERATORS)
 
 
 def make_generator(name: str, settings: Settings) -> LineGenerator:
@@ -36,22 +58,10 @@ def make_generator(name: str, settings: Settings) -> LineGenerator:
         here (missing key, server, package or model), with the reason.
 
     """
-    if name == "openai":
-        from segue.narration.openai_backend import OpenAIGenerator
-
-        return OpenAIGenerator(
-            base_url=settings.llm_base_url, model=settings.llm_model,
-            timeout_s=settings.llm_timeout_s, retries=settings.llm_retries,
-            backoff_s=settings.llm_backoff_s, temperature=settings.llm_temperature,
-        )  # fmt: skip
-    if name == "local":
-        from segue.narration.local_backend import LocalGenerator
-
-        return LocalGenerator(
-            model_path=settings.llm_model, threads=settings.llm_threads,
-            temperature=settings.llm_temperature,
-        )  # fmt: skip
-    raise NarrationError(f"unknown narrator {name!r} (valid: {', '.join(NARRATORS)})")
+    factory = GENERATORS.get(name)
+    if factory is None:
+        raise NarrationError(f"unknown narrator {name!r} (valid: {', '.join(NARRATORS)})")
+    return factory(settings)
 
 
 def make_narrator(

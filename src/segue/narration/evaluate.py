@@ -7,6 +7,12 @@ closing), so variety is measured the way a listener hears it.
 
 Metrics (each a share in 0–1 unless its name has a unit):
 
+Quality metrics (``budget_fit`` to ``guard_clean``) are measured on the
+backend's own lines: for an LLM, the lines it wrote, with the lines that fell
+back to the template counted apart (``fallback_rate``, ``own_lines``); for the
+template narrator, every line. What a listener hears over a set (variety, the
+name rule, personal touches) is measured on every line.
+
 - ``budget_fit``: lines within their word budget.
 - ``spoken_fit``: lines whose speech, synthesized with the configured voice and
   trimmed as the mix trims it, fits the time available (the talk-over window;
@@ -19,12 +25,18 @@ Metrics (each a share in 0–1 unless its name has a unit):
   and "Here's B" open alike) per line, per set;
   ``repeated_trigrams``: word 3-grams (names masked) said in more than one line
   of a set, as a share of all 3-grams.
+- ``identical``: lines said twice in a set (as a share of lines; should be 0).
+- ``informative``: lines that carry a fact, a change as heard or a plain
+  reason (composed from such parts, or saying a year, album, genre or a
+  change word); ``personal_share``: lines with a personal touch.
+- ``name_rule``: sets where the name rule held (the name in the opening and
+  the closing, in at most one link in four, never in two lines in a row).
 - ``personalisation``: where the template intends it (front matter
   ``personal``: ``name`` and/or ``likes``, default both), the share of chances
-  taken: the listener's name in the opening, the closing and before a liked
-  track (unless the name was said in the last two lines); a liked track
-  introduced as such (what they like, and "you" or their name).
-  ``name_overuse``: other lines that use the name anyway.
+  taken: the listener's name in the opening and the closing; a liked track
+  introduced as such (what they like, and "you" or their name) where the talk
+  plan offered a personal touch. ``name_overuse``: lines that use the name
+  where the name rule does not allow it.
 - ``latency_mean_s``, ``latency_p95_s``: time per line (generation, guards,
   fallback), over lines not served from the cache.
 - ``fallback_rate``: lines where the backend's answer was refused, with the
@@ -33,9 +45,10 @@ Metrics (each a share in 0–1 unless its name has a unit):
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
-import importlib
+import itertools
 import json
 import logging
 import re
@@ -51,6 +64,7 @@ from segue.config import Settings
 from segue.errors import InputError, NarrationError, SegueError
 from segue.listener import listener_from_dict
 from segue.models import Listener
+from segue.narration.compose import INFORMATIVE
 from segue.narration.context import facts_from_mapping
 from segue.narration.guards import (
     banned_list,
@@ -66,8 +80,7 @@ from segue.narration.guards import mask_names as _mask_names
 from segue.narration.narrator import Line, LinkRequest, Narrator
 from segue.narration.script import Gap, narrate_gaps
 from segue.narration.templates import TemplateStore
-from segue.narration.text import mentions, word_count
-from segue.transition.cues import WORDS_PER_SECOND
+from segue.narration.text import WORDS_PER_SECOND, mentions, word_count
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -89,6 +102,11 @@ METRICS: tuple[tuple[str, str, bool], ...] = (
     ("repeated_trigrams", "{:.0%}", False),
     ("personalisation", "{:.0%}", True),
     ("name_overuse", "{:.0%}", False),
+    ("identical", "{:.0%}", False),
+    ("informative", "{:.0%}", True),
+    ("personal_share", "{:.0%}", False),
+    ("name_rule", "{:.0%}", True),
+    ("own_lines", "{:.0f}", True),
     ("latency_mean_s", "{:.3f}", False),
     ("latency_p95_s", "{:.3f}", False),
     ("fallback_rate", "{:.0%}", False),
@@ -138,6 +156,11 @@ class LineResult:
     raw: str | None = None
     prompt: dict[str, str] = field(default_factory=dict)
     opener: str = ""
+    parts: list[str] = field(default_factory=list)
+    informative: bool = False
+    personal: bool = False
+    guards: list[str] = field(default_factory=list)
+    name_allowed: bool = False
 
 
 @dataclass
@@ -194,10 +217,13 @@ def load_case(path: Path) -> Case:
             raise InputError(f"{where}: {exc}") from exc
         gaps.append(Gap(before_track=i, kind="opening" if i == 0 else "link",
                         prev=facts[i - 1] if i else None, next=facts[i],
-                        reason=str(tr.get("reason", "")), window_s=window))  # fmt: skip
+                        reason=str(tr.get("reason", "")), window_s=window,
+                        total=len(tracks)))  # fmt: skip
+    gaps = [dataclasses.replace(g, upcoming=tuple(facts[g.before_track + 1:])) for g in gaps]
     if data.get("closing", True):
         gaps.append(Gap(before_track=len(tracks), kind="closing", prev=facts[-1], next=None,
-                        reason="", window_s=float(data.get("closing_window_s", 6.0))))  # fmt: skip
+                        reason="", window_s=float(data.get("closing_window_s", 6.0)),
+                        total=len(tracks)))  # fmt: skip
     return Case(
         name=str(data.get("name", path.stem)), description=str(data.get("description", "")),
         listener=listener, now=_time(data.get("time"), str(path)), gaps=tuple(gaps),
@@ -235,6 +261,21 @@ def _personal(store: TemplateStore, template: str) -> set[str]:
     return {p.strip() for p in raw.split(",") if p.strip() and p.strip() != "none"}
 
 
+_INFORMATIVE_WORDS = re.compile(
+    r"\b(pace|tempo|key|energy|calmer|livelier|brighter|darker|album|genre|groove|"
+    r"building|winding|slow(?:er|ing)|fast(?:er)?|quicker)\b|\b(?:19|20)\d\d\b", re.I)
+_SECOND_PERSON = re.compile(r"\b(you|your|yours|you're|favourite|favorite)\b", re.I)
+
+
+def _personal_use(line: Line, listener: Mapping[str, Any]) -> tuple[bool, bool]:
+    """Whether ``line`` says the name, and whether it makes a personal touch."""
+    named = bool(listener["name"] and mentions(line.text, listener["name"]))
+    if line.parts:
+        return named, any(p.startswith("personal") for p in line.parts)
+    liked_said = bool(listener["liked_reason"]) and mentions(line.text, listener["liked_reason"])
+    return named, named or (liked_said and bool(_SECOND_PERSON.search(line.text)))
+
+
 def _score_line(
     case: Case, request: LinkRequest, line: Line, store: TemplateStore,
     settings: Settings, speak: SpeakFn | None,
@@ -245,16 +286,13 @@ def _score_line(
     verdict = check_line(line.text, context=ctx, word_budget=request.word_budget,
                          recent=request.recent, banned=banned_list(settings.banned_phrases),
                          recent_openers=request.recent_openers)
-    invented = invented_names_in(line.text, ctx)
     personal = _personal(store, request.template)
-    name = listener["name"]
-    name_expected = bool("name" in personal and name and (
-        request.kind != "link" or (listener["liked_next"] and listener["name_fresh"])))
-    name_used = bool(name and mentions(line.text, name))
-    like_expected = "likes" in personal and bool(listener["liked_next"])
-    second_person = re.search(r"\b(you|your|yours|you're|favourite|favorite)\b", line.text, re.I)
+    offered = set(ctx.get("personal") or ())
+    name_used, personal_used = _personal_use(line, listener)
+    name_expected = bool("name" in personal and listener["name"] and request.kind != "link")
+    like_expected = "likes" in personal and bool(offered & {"liked_artist", "liked_genre"})
     like_used = like_expected and mentions(line.text, listener["liked_reason"]) and bool(
-        second_person or name_used)
+        _SECOND_PERSON.search(line.text) or name_used)
     available = request.context["window_s"] if request.delivery == "talkover" else (
         request.word_budget / WORDS_PER_SECOND)  # fmt: skip
     speech_s = None
@@ -267,6 +305,8 @@ def _score_line(
     if line.prompt is not None:
         prompt = {"system": line.prompt.system, "prompt": line.prompt.prompt,
                   "completion": line.prompt.completion}  # fmt: skip
+    informative = any(p.split(".")[0] in INFORMATIVE for p in line.parts) if line.parts \
+        else bool(_INFORMATIVE_WORDS.search(line.text))
     return LineResult(
         case=case.name, before_track=request.before_track, kind=request.kind,
         template=request.template, delivery=request.delivery, text=line.text,
@@ -276,12 +316,14 @@ def _score_line(
         speech_s=round(speech_s, 3) if speech_s is not None else None,
         latency_s=round(line.latency_s, 4), cached=line.cached,
         names_next=None if not nxt else any(
-            mentions(line.text, n) for n in (nxt["title"], nxt["artist"])),
-        invented=invented, problems=list(verdict.problems),
+            mentions(line.text, n) for n in (nxt["title"], nxt["artist"]) if n),
+        invented=invented_names_in(line.text, ctx), problems=list(verdict.problems),
         name_expected=name_expected, name_used=name_used,
         like_expected=like_expected, like_used=bool(like_used),
         raw=line.raw, prompt=prompt,
         opener=readable_opener(line_opener(line.text, known_names(ctx))),
+        parts=list(line.parts), informative=informative, personal=personal_used,
+        guards=list(verdict.guards), name_allowed=bool(listener["name_allowed"]),
     )  # fmt: skip
 
 
@@ -304,43 +346,67 @@ def _trigrams(text: str) -> list[tuple[str, ...]]:
     return [tuple(shape[i : i + 3]) for i in range(len(shape) - 2)]
 
 
-def compute_metrics(lines: Sequence[LineResult]) -> dict[str, float | None]:
-    """The metrics of the module docstring over ``lines``."""
-    spoken = [ln for ln in lines if ln.speech_s is not None]
-    with_next = [ln for ln in lines if ln.names_next is not None]
-    by_case: dict[str, list[LineResult]] = {}
-    for ln in lines:
-        by_case.setdefault(ln.case, []).append(ln)
+def _name_rule_held(lines: Sequence[LineResult]) -> bool:
+    """The name in the opening and closing, at most one link in four, never twice in a row."""
+    named = [ln.name_used for ln in lines]
+    if any(a and b for a, b in itertools.pairwise(named)):
+        return False
+    links = [ln.name_used for ln in lines if ln.kind == "link"]
+    return all(sum(links[i : i + 4]) <= 1 for i in range(len(links)))
+
+
+def _variety(by_case: Mapping[str, list[LineResult]]) -> dict[str, float | None]:
     distinct: list[float] = []
     repeated: list[float] = []
+    identical: list[float] = []
     for case_lines in by_case.values():
         openers = [ln.opener for ln in case_lines]
         distinct.append(len(set(openers)) / len(openers))
+        texts = [" ".join(ln.text.lower().split()) for ln in case_lines]
+        identical.append((len(texts) - len(set(texts))) / len(texts))
         grams = [set(_trigrams(ln.text)) for ln in case_lines]
         counts = Counter(g for gs in grams for g in gs)
         total = sum(len(gs) for gs in grams)
         if total:
             repeated.append(sum(1 for gs in grams for g in gs if counts[g] > 1) / total)
+    return {
+        "distinct_openers": statistics.fmean(distinct) if distinct else None,
+        "repeated_trigrams": statistics.fmean(repeated) if repeated else None,
+        "identical": statistics.fmean(identical) if identical else None,
+        "name_rule": _share([_name_rule_held(ls) for ls in by_case.values()]),
+    }
+
+
+def compute_metrics(lines: Sequence[LineResult]) -> dict[str, float | None]:
+    """The metrics of the module docstring over ``lines``."""
+    own = [ln for ln in lines if ln.fallback_reason is None]
+    spoken = [ln for ln in own if ln.speech_s is not None]
+    with_next = [ln for ln in own if ln.names_next is not None]
+    by_case: dict[str, list[LineResult]] = {}
+    for ln in lines:
+        by_case.setdefault(ln.case, []).append(ln)
     expected = sum(ln.name_expected for ln in lines) + sum(ln.like_expected for ln in lines)
     taken = sum(ln.name_expected and ln.name_used for ln in lines) + sum(
         ln.like_used for ln in lines)
-    unexpected = [ln for ln in lines if not ln.name_expected]
+    unexpected = [ln for ln in lines if not ln.name_expected and not ln.name_allowed]
     fresh = sorted(ln.latency_s for ln in lines if not ln.cached)
     return {
         "lines": float(len(lines)),
-        "budget_fit": _share([ln.words <= ln.budget for ln in lines]),
+        "budget_fit": _share([ln.words <= ln.budget for ln in own]),
         "spoken_fit": _share([ln.speech_s <= ln.available_s + 0.05 for ln in spoken
                               if ln.speech_s is not None]),
         "spoken_overrun_s": statistics.fmean(
             max(0.0, ln.speech_s - ln.available_s) for ln in spoken if ln.speech_s is not None
         ) if spoken else None,
         "grounding": _share([bool(ln.names_next) for ln in with_next]),
-        "invented": _share([bool(ln.invented) for ln in lines]),
-        "guard_clean": _share([not ln.problems for ln in lines]),
-        "distinct_openers": statistics.fmean(distinct) if distinct else None,
-        "repeated_trigrams": statistics.fmean(repeated) if repeated else None,
+        "invented": _share([bool(ln.invented) for ln in own]),
+        "guard_clean": _share([not ln.problems for ln in own]),
+        **_variety(by_case),
         "personalisation": taken / expected if expected else None,
         "name_overuse": _share([ln.name_used for ln in unexpected]),
+        "informative": _share([ln.informative for ln in lines if ln.kind == "link"]),
+        "personal_share": _share([ln.personal for ln in lines if ln.kind == "link"]),
+        "own_lines": float(len(own)),
         "latency_mean_s": statistics.fmean(fresh) if fresh else None,
         "latency_p95_s": fresh[min(len(fresh) - 1, round(0.95 * (len(fresh) - 1)))]
         if fresh else None,
@@ -383,7 +449,7 @@ def evaluate(
     results: list[LineResult] = []
     for n, case in enumerate(cases, start=1):
         pairs = narrate_gaps(list(case.gaps), case.listener, narrator, store,
-                             template=template, now=case.now)  # fmt: skip
+                             template=template, now=case.now, settings=settings)  # fmt: skip
         results += [_score_line(case, req, line, store, settings, speak) for req, line in pairs]
         if progress is not None:
             progress(n, len(cases))
@@ -511,45 +577,25 @@ def voice_speaker(settings: Settings) -> tuple[SpeakFn, Callable[[], None]]:
     """``speak(text, language) -> seconds`` with the configured voice, and a closer.
 
     The engine comes from the voice registry (``settings.voice_engine``, one per
-    language) when it is present, else pyttsx3; speech is cached like the
-    render's, and measured after the same trimming the mix applies.
+    language); speech is phrased and cached like the render's, and measured
+    after the same trimming the mix applies.
     """
     from segue.config import default_cache_dir
-    from segue.voice.pyttsx3_engine import Pyttsx3Engine
-    from segue.voice.speech import SpeechCache, SpeechEngine, prepare_speech
+    from segue.voice.engines import close_engine, make_engine
+    from segue.voice.speech import SpeechCache, SpeechEngine, prepare_speech, synthesize_phrased
 
-    registry: Any = None
-    try:
-        registry = importlib.import_module("segue.voice.engines")
-    except ImportError:
-        registry = None
     engines: dict[str, SpeechEngine] = {}
     cache = SpeechCache(default_cache_dir() / "speech")
 
-    def engine_for(language: str) -> SpeechEngine:
-        if language not in engines:
-            if registry is not None and hasattr(registry, "make_engine"):
-                name = str(getattr(settings, "voice_engine", "pyttsx3"))
-                engines[language] = registry.make_engine(name, settings, language=language)
-            else:
-                engines[language] = Pyttsx3Engine(voice=settings.voice_id,
-                                                   rate_wpm=settings.voice_rate_wpm)
-        return engines[language]
-
     def speak(text: str, language: str = "en") -> float:
-        engine = engine_for(language)
-        raw = cache.get(engine.voice_id, text)
-        if raw is None:
-            raw = engine.synthesize(text)
-            cache.put(engine.voice_id, text, *raw)
-        samples = prepare_speech(raw[0], raw[1], out_sr=raw[1], target_lufs=settings.target_lufs)
-        return len(samples) / raw[1]
+        if language not in engines:
+            engines[language] = make_engine(settings.voice_engine, settings, language=language)
+        samples, sr = synthesize_phrased(engines[language], text, cache)
+        out = prepare_speech(samples, sr, out_sr=sr, target_lufs=settings.target_lufs)
+        return len(out) / sr
 
     def close() -> None:
         for engine in engines.values():
-            if registry is not None and hasattr(registry, "close_engine"):
-                registry.close_engine(engine)
-            elif isinstance(engine, Pyttsx3Engine):
-                engine.close()
+            close_engine(engine)
 
     return speak, close

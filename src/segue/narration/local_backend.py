@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from segue.circuit import CircuitBreaker, breaker
 from segue.config import default_cache_dir
 from segue.errors import NarrationError
 from segue.narration.narrator import Generation
@@ -100,6 +101,12 @@ class LocalGenerator:
         self.n_ctx = n_ctx
         self._llm: Any = None
         self._lock = threading.Lock()
+        self._breaker = breaker(f"llm:local@{self.model}")
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit breaker of this model (a model that fails to load is not retried)."""
+        return self._breaker
 
     @property
     def model(self) -> str:
@@ -135,6 +142,23 @@ class LocalGenerator:
         """
         if not prompt.completion:
             raise NarrationError(f"template {prompt.template!r} has no completion block")
+        if not self._breaker.allow():
+            raise NarrationError(self._breaker.open_reason())
+        asked = time.monotonic()
+        try:
+            out = self._complete(prompt, max_tokens=max_tokens, deadline=deadline, seed=seed)
+        except NarrationError as exc:
+            self._breaker.failure(str(exc), waited_s=time.monotonic() - asked)
+            raise
+        self._breaker.success()
+        choice = out["choices"][0]
+        text = str(choice.get("text") or "").strip()
+        if not text:
+            raise NarrationError("empty answer")
+        return Generation(text=text, truncated=choice.get("finish_reason") == "length")
+
+    def _complete(self, prompt: RenderedPrompt, *, max_tokens: int, deadline: float,
+                  seed: int) -> Any:  # fmt: skip
         with self._lock:
             llm = self._load()
             if time.monotonic() >= deadline:
@@ -156,8 +180,4 @@ class LocalGenerator:
                 raise NarrationError(f"local narrator: generation failed ({exc})") from exc
         if late[0]:
             raise NarrationError("deadline missed (generation)")
-        choice = out["choices"][0]
-        text = str(choice.get("text") or "").strip()
-        if not text:
-            raise NarrationError("empty answer")
-        return Generation(text=text, truncated=choice.get("finish_reason") == "length")
+        return out

@@ -1,4 +1,4 @@
-"""The script stage: one :class:`Link` per gap of a plan.
+"""The script stage: the gaps of a show and the words said in them.
 
 A *gap* is a place for a link: the opening before the first track, a link
 before every later track, and (on request) a closing after the last. Each gap
@@ -6,6 +6,12 @@ has a talk-over window; the words that fit it (2.5 per second, within the
 talk level's limits) are the line's budget. When even the talk level's
 minimum does not fit, the link is *standalone*: it needs time of its own (a
 bed or the previous outro) and gets a fixed, short budget.
+
+Which gaps get a link, and what each says, is one show's business: a
+:class:`~segue.narration.showscript.ShowScript` (the talk plan, the show's
+memory, the name rule). :func:`write_script` runs one over a finite plan, as the
+live engine does over an endless one; :func:`narrate_gaps` runs one over the
+workbench's cases.
 
 The template for a gap is the most specific variant for its kind, the
 listener's talk level, the delivery and the language
@@ -18,18 +24,20 @@ import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segue.config import Settings
-from segue.errors import NarrationError
-from segue.models import Delivery, Link, LinkKind, Listener, Plan
-from segue.narration.context import build_context, track_facts
-from segue.narration.guards import known_names, line_opener, readable_opener
-from segue.narration.narrator import Line, LinkRequest, Narrator
+from segue.models import Delivery, Link, LinkKind, Listener, Plan, Transition
+from segue.narration.context import track_facts
 from segue.narration.templates import TemplateStore
-from segue.narration.text import mentions, word_count
-from segue.transition.cues import WORDS_PER_SECOND, play_range_s
-from segue.transition.handover import Handover, decide_handover
+from segue.narration.text import WORDS_PER_SECOND
+
+if TYPE_CHECKING:
+    from segue.narration.narrator import Line, LinkRequest, Narrator
+    from segue.transition.handover import Handover
+
+# The transition stage (numpy, the sequencer's cost model, the ear) is imported only
+# where a plan's gaps are made, so the workbench and `segue prompts` start light.
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +46,6 @@ log = logging.getLogger(__name__)
 WORD_LIMITS = {"brief": (6, 12), "normal": (8, 20), "chatty": (10, 25)}
 #: Budget of a standalone link (one whose track's intro is too short to talk over).
 STANDALONE_WORDS = {"brief": 8, "normal": 14, "chatty": 20}
-#: Lines between two uses of the listener's name (besides opening and closing).
-NAME_GAP = 2
 #: Kinds of link, in set order.
 KINDS: tuple[LinkKind, ...] = ("opening", "link", "closing")
 
@@ -65,7 +71,19 @@ def budget_for(window_s: float, talk_level: str, delivery: Delivery) -> int:
 
 @dataclass(frozen=True)
 class Gap:
-    """A place for one link: the tracks on either side (as facts) and the time it has."""
+    """A place for one link: the tracks on either side (as facts) and the time it has.
+
+    The optional fields are what the show engine knows about the transition and
+    fills in; each makes the line better informed, none is needed:
+
+    - ``transition``: the planner's :class:`~segue.models.Transition` into the
+      next track (its weighted ``terms``; its jargon ``reason`` is never said);
+    - ``total``: tracks in a finite show (``None``: endless);
+    - ``upcoming``: facts of the tracks after ``next``, in order (for mini-sets);
+    - ``airs_at``: the wall-clock time the link airs (for the time of day);
+    - ``planned_energy_step``: the arc's planned energy step into ``next``
+      (``None`` without an arc).
+    """
 
     before_track: int
     kind: LinkKind
@@ -73,11 +91,18 @@ class Gap:
     next: Mapping[str, Any] | None
     reason: str
     window_s: float
+    transition: Transition | None = None
+    total: int | None = None
+    upcoming: tuple[Mapping[str, Any], ...] = ()
+    airs_at: dt.datetime | None = None
+    planned_energy_step: float | None = None
 
 
 def closing_window_s(plan: Plan) -> float:
     """Seconds of the last track's outro a closing line may talk over (to 1 s before the end)."""
     last = plan.tracks[-1]
+    from segue.transition.cues import play_range_s
+
     _, end = play_range_s(last)
     return round(max(0.0, end - max(last.analysis.outro_start_s, 0.0) - 1.0), 2)
 
@@ -91,21 +116,28 @@ def plan_gaps(
     Each window is the one the layout will give the link: from ``handovers``, the
     decided transition into each track (default: decided from the grids alone).
     """
+    from segue.transition.handover import decide_handover
+
     facts = [track_facts(t) for t in plan.tracks]
     if handovers is None:
         handovers = [decide_handover(plan.tracks[i - 1] if i else None, t, settings, listen=False)
                      for i, t in enumerate(plan.tracks)]  # fmt: skip
+    targets = plan.target_energy
+    total = len(plan.tracks)
     gaps: list[Gap] = []
     for pos, handover in enumerate(handovers):
+        transition = plan.transitions[pos - 1] if pos > 0 else None
+        step = (targets[pos] - targets[pos - 1]) if pos > 0 and len(targets) == total else None
         gaps.append(Gap(
             before_track=pos, kind="opening" if pos == 0 else "link",
             prev=facts[pos - 1] if pos > 0 else None, next=facts[pos],
-            reason=plan.transitions[pos - 1].reason if pos > 0 else "",
-            window_s=handover.window_s,
+            reason=transition.reason if transition else "", window_s=handover.window_s,
+            transition=transition,
+            total=total, upcoming=tuple(facts[pos + 1:]), planned_energy_step=step,
         ))  # fmt: skip
     if closing and plan.tracks:
-        gaps.append(Gap(before_track=len(plan.tracks), kind="closing", prev=facts[-1],
-                        next=None, reason="", window_s=closing_window_s(plan)))  # fmt: skip
+        gaps.append(Gap(before_track=total, kind="closing", prev=facts[-1], next=None, reason="",
+                        window_s=closing_window_s(plan), total=total))  # fmt: skip
     return gaps
 
 
@@ -115,18 +147,18 @@ def choose_template(
     """The template for a gap of ``kind``, or ``None`` when ``spec`` does not apply to it.
 
     ``spec`` is ``None``/``"all"`` (every kind, best variant), a kind (its best
-    variant, other kinds skipped), or a template name or ``.j2`` path (used for
-    gaps of its purpose).
+    variant, other kinds skipped), or a template name or ``.j2`` path: used only
+    for the gaps that template would serve, those whose best variant has its
+    name (a draft of ``link`` never replaces ``link.de`` for a German listener,
+    nor ``link.standalone`` for a track without an intro).
     """
+    best = store.resolve(kind, listener.talk_level, delivery, listener.language)
     if spec in (None, "all") or spec == kind:
-        return store.resolve(kind, listener.talk_level, delivery, listener.language)
+        return best
     if spec in KINDS:
         return None
-    return spec if store.get(spec).purpose == kind else None
-
-
-def _heard(facts: Mapping[str, Any] | None) -> str:
-    return f"{facts['title']} by {facts['artist']}" if facts else ""
+    template = store.get(spec)
+    return spec if template.purpose == kind and template.name == best else None
 
 
 def narrate_gaps(
@@ -137,67 +169,21 @@ def narrate_gaps(
     *,
     template: str | None = None,
     now: dt.datetime | None = None,
+    settings: Settings | None = None,
 ) -> list[tuple[LinkRequest, Line]]:
-    """Write a line for every gap a template applies to, in order, as one set.
+    """Write a line for every gap a template applies to, in order, as one show.
 
-    Each request carries the lines said so far (for the variety guards) and
-    their opening words (``avoid_openers`` in the context). A gap whose template
-    fails is logged, naming the template, and skipped.
+    The workbench's view: every gap gets a line (cadence ``every``) so each
+    case's lines can be scored; the show's memory, name rule and variety apply
+    as on air. A gap whose template fails is logged, naming the template, and
+    skipped.
     """
-    reset = getattr(narrator, "reset", None)
-    if callable(reset):
-        reset()
-    total = sum(1 for g in gaps if g.kind != "closing")
-    said: list[str] = []
-    said_openers: list[str] = []
-    heard: list[str] = []
-    out: list[tuple[LinkRequest, Line]] = []
-    for gap in gaps:
-        delivery = delivery_for(gap.window_s, listener.talk_level)
-        budget = budget_for(gap.window_s, listener.talk_level, delivery)
-        try:
-            name = choose_template(store, template, gap.kind, listener, delivery)
-        except NarrationError as exc:
-            log.warning("link before track %d dropped: %s", gap.before_track + 1, exc)
-            name = None
-        if gap.prev is not None:
-            heard.append(_heard(gap.prev))
-        if name is None:
-            continue
-        context = build_context(
-            listener=listener, prev=gap.prev, nxt=gap.next, reason=gap.reason,
-            position=gap.before_track + 1, total=total, window_s=gap.window_s,
-            word_budget=budget, now=now, kind=gap.kind, delivery=delivery,
-            recent=heard[:-1], avoid_openers=[readable_opener(o) for o in said_openers],
-            name_fresh=not (listener.name and any(
-                mentions(s, listener.name) for s in said[-NAME_GAP:])),
-        )  # fmt: skip
-        must: tuple[str, ...] = ()
-        if gap.next is not None:
-            must = (str(gap.next["title"]), str(gap.next["artist"]))
-        if gap.kind != "link" and context["listener"]["name"]:
-            # The opening greets and the closing thanks the listener by name, even when short.
-            must += (context["listener"]["name"],)
-        request = LinkRequest(
-            before_track=gap.before_track, kind=gap.kind, template=name, context=context,
-            word_budget=budget, must_mention=must, recent=tuple(said), delivery=delivery,
-            recent_openers=tuple(said_openers),
-        )  # fmt: skip
-        try:
-            line = narrator.narrate(request)
-        except NarrationError as exc:
-            log.warning("link before track %d dropped: %s", gap.before_track + 1, exc)
-            continue
-        if not line.text.strip():
-            log.warning("link before track %d dropped: template %r wrote nothing",
-                        gap.before_track + 1, name)  # fmt: skip
-            continue
-        log.debug("link %d (%s, %d words, budget %d): %s", gap.before_track, line.backend,
-                  word_count(line.text), budget, line.text)  # fmt: skip
-        said.append(line.text)
-        said_openers.append(line_opener(line.text, known_names(context)))
-        out.append((request, line))
-    return out
+    from segue.narration.showscript import ShowScript, run_show
+
+    clock = (lambda: now) if now is not None else None
+    script = ShowScript(listener, narrator, settings or Settings(), store=store,
+                        now=clock, template=template, cadence="every")  # fmt: skip
+    return [(c.request, c.line) for c in run_show(script, gaps, workers=1)]
 
 
 def store_of(narrator: Narrator) -> TemplateStore:
@@ -215,24 +201,22 @@ def write_script(
     closing: bool = False,
     handovers: Sequence[Handover] | None = None,
 ) -> list[Link]:
-    """Write the opening and one link before every later track of ``plan``.
+    """The links of ``plan``: one :class:`~segue.narration.showscript.ShowScript` over its gaps.
 
-    With ``closing``, also a closing line after the last track (its
-    ``before_track`` is the number of tracks). ``handovers`` give each link's
-    window (see :func:`plan_gaps`). Returns no links when the listener's talk
-    level is ``off``. A link whose template fails is dropped with a warning
-    naming the template; the set still plays.
+    The talk plan (``settings.talk_cadence``) decides which gaps get a link; the
+    opening always does, and with ``closing`` a closing line follows the last
+    track (its ``before_track`` is the number of tracks). ``handovers`` give each
+    link's window (see :func:`plan_gaps`). An LLM narrator's lines are prepared
+    two at a time, as the live engine does, and committed in order. Returns no
+    links when the listener's talk level is ``off``. A link whose template fails
+    is dropped with a warning naming the template; the set still plays.
     """
+    from segue.narration.narrator import TemplateNarrator
+    from segue.narration.showscript import ShowScript, run_show
+
     if listener.talk_level == "off" or not plan.tracks:
         return []
     gaps = plan_gaps(plan, settings, closing=closing, handovers=handovers)
-    windows = {g.before_track: g.window_s for g in gaps}
-    links: list[Link] = []
-    for req, line in narrate_gaps(gaps, listener, narrator, store_of(narrator)):
-        links.append(Link(
-            before_track=req.before_track, kind=req.kind, text=line.text,
-            template=req.template, backend=line.backend, fallback_reason=line.fallback_reason,
-            delivery=req.delivery, word_budget=req.word_budget,
-            window_s=windows[req.before_track],
-        ))  # fmt: skip
-    return links
+    script = ShowScript(listener, narrator, settings, store=store_of(narrator))
+    workers = 1 if isinstance(narrator, TemplateNarrator) else 2
+    return [c.link for c in run_show(script, gaps, workers=workers)]

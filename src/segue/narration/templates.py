@@ -15,8 +15,9 @@ valid Jinja as it stands::
 and holds up to four blocks, each rendered on its own with the context of
 :mod:`segue.narration.context`:
 
-- ``line``: the words the offline template narrator speaks (use the ``pick``
-  filter on ``|``-separated phrasings to vary them);
+- ``line``: the words the offline template narrator speaks: structures of
+  parts in a ``compose`` filter (see :mod:`segue.narration.compose`), or
+  ``|``-separated phrasings in a ``pick`` filter;
 - ``system`` and ``prompt``: the system and user messages sent to a chat model;
 - ``completion``: a few-shot completion prompt for a base model (the local backend).
 
@@ -48,6 +49,7 @@ from typing import Any
 import jinja2
 
 from segue.errors import NarrationError
+from segue.narration.compose import PartBook, PartRequest, ShowMemory, compose
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +136,28 @@ def split_options(block: str) -> list[str]:
 
 
 class Picker:
-    """Chooses one phrasing of a ``pick`` block; the default takes the first."""
+    """Chooses one phrasing of a ``pick`` block and composes ``compose`` blocks.
+
+    The default takes the first phrasing and composes with a fresh memory, as
+    if the line were the first of a show (previews of what a template renders).
+    """
 
     def choose(self, options: list[str]) -> str:
         """The phrasing to use among ``options`` (never empty)."""
         return options[0]
+
+    def part_request(self, context: Mapping[str, Any]) -> PartRequest:
+        """What :func:`~segue.narration.compose.compose` needs from this context."""
+        from segue.narration.context import slots_from_context
+
+        return PartRequest(slots=slots_from_context(context), kinds=context,
+                           word_budget=int(context.get("word_budget") or 10**6))  # fmt: skip
+
+    def compose(self, structures: list[list[str]], book: PartBook,
+                context: Mapping[str, Any]) -> str:  # fmt: skip
+        """The composed line for ``context`` (``""`` when no structure can be filled)."""
+        line = compose(structures, book, self.part_request(context), ShowMemory())
+        return line.text if line else ""
 
 
 @jinja2.pass_context
@@ -177,7 +196,42 @@ class TemplateStore:
         )
         self.env.filters["pick"] = _pick_filter
         self.env.filters["quote"] = _quote
+        store = self
+
+        @jinja2.pass_context
+        def compose_filter(ctx: jinja2.runtime.Context, block: str) -> str:
+            return store._compose_filter(ctx, block)
+
+        self.env.filters["compose"] = compose_filter
         self._cache: dict[Path, tuple[float, int, PromptTemplate, jinja2.Template]] = {}
+        self._books: dict[str, PartBook] = {}
+
+    def parts(self, language: str = "en") -> PartBook:
+        """The parts of ``language`` (``parts/LANG.toml``; English when it has none).
+
+        Raises
+        ------
+        NarrationError
+            When not even ``parts/en.toml`` exists.
+
+        """
+        for lang in (language or "en", "en"):
+            path = self.directory / "parts" / f"{lang}.toml"
+            if path.is_file():
+                if lang not in self._books:
+                    self._books[lang] = PartBook(path)
+                return self._books[lang]
+        raise NarrationError(f"{self.directory / 'parts' / 'en.toml'}: parts file not found")
+
+    def _compose_filter(self, ctx: jinja2.runtime.Context, block: str) -> str:
+        structures = [o.split() for o in split_options(block)]
+        picker = ctx.get("_picker")
+        language = str((ctx.get("listener") or {}).get("language") or "en")
+        variables = {k: ctx.get(k) for k in ("kind", "next", "prev", "listener", "set",
+                                             "heard", "total", "station", "word_budget",
+                                             "change", "reason_kinds", "personal")}  # fmt: skip
+        chosen = picker if isinstance(picker, Picker) else Picker()
+        return chosen.compose(structures, self.parts(language), variables) + "\n"
 
     def names(self) -> list[str]:
         """Names (file stems) of every template in the folder, partials excluded."""
@@ -233,7 +287,9 @@ class TemplateStore:
             return cached[2], cached[3]
         parsed = parse_template(path)
         try:
-            compiled = self.env.from_string(parsed.source)
+            code = self.env.compile(parsed.source, name=parsed.name, filename=str(path))
+            compiled = self.env.template_class.from_code(self.env, code,
+                                                           self.env.make_globals(None))
         except jinja2.TemplateSyntaxError as exc:
             raise NarrationError(
                 f"template {name!r} ({path}, line {exc.lineno}): {exc.message}"
@@ -258,16 +314,20 @@ class TemplateStore:
         template, compiled = self._load(name)
         variables = {**context, "_picker": picker or Picker()}
         try:
-            if not compiled.blocks:
-                return compiled.render(**variables) if block == "line" else None
-            fn = compiled.blocks.get(block)
-            if fn is None:
-                return None
-            return "".join(fn(compiled.new_context(variables)))
+            try:
+                if not compiled.blocks:
+                    return compiled.render(**variables) if block == "line" else None
+                fn = compiled.blocks.get(block)
+                if fn is None:
+                    return None
+                return "".join(fn(compiled.new_context(variables)))
+            except Exception:  # re-raised with the template's own file and line in the trace
+                self.env.handle_exception(template.source)
         except jinja2.UndefinedError as exc:
-            raise NarrationError(f"template {name!r} ({template.path}): {exc.message}") from exc
-        except jinja2.TemplateError as exc:
-            raise NarrationError(f"template {name!r} ({template.path}): {exc}") from exc
+            raise NarrationError(f"template {name!r} ({_where(template, exc)}): "
+                                 f"{exc.message}") from exc  # fmt: skip
+        except (jinja2.TemplateError, NarrationError) as exc:
+            raise NarrationError(f"template {name!r} ({_where(template, exc)}): {exc}") from exc
 
     def render(
         self, name: str, context: Mapping[str, Any], picker: Picker | None = None
@@ -284,6 +344,22 @@ class TemplateStore:
             for b in BLOCKS
         }
         return RenderedPrompt(template=self.get(name).name, **parts)
+
+
+def _where(template: PromptTemplate, exc: BaseException) -> str:
+    """``PATH, line N``: the innermost template line of ``exc``'s traceback (else just PATH).
+
+    Jinja rewrites tracebacks so that template frames carry the template file and
+    line; an error in an included partial names the partial.
+    """
+    where = f"{template.path}"
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            where = f"{filename}, line {tb.tb_lineno}"
+        tb = tb.tb_next
+    return where
 
 
 def _tidy(text: str) -> str:

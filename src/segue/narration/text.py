@@ -5,6 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
+#: Spoken words per second a talk-over is budgeted at (radio practice: about 2.5).
+#: The same figure as ``segue.transition.cues.WORDS_PER_SECOND`` (a test keeps them
+#: equal); kept here so narration imports nothing of the transition stage.
+WORDS_PER_SECOND = 2.5
+
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _WORD = re.compile(r"[\w'’-]+")
 

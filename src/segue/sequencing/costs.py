@@ -223,48 +223,71 @@ def raw_terms(
         ii, jj = ii[:, None], jj[None, :]
     shape = np.broadcast_shapes(ii.shape, jj.shape)
     ii, jj = np.broadcast_to(ii, shape), np.broadcast_to(jj, shape)
-
-    step = tempo_step_pct(f.bpm[ii], f.bpm[jj])
-    known = np.isfinite(step)
-    tempo = np.where(known, tempo_cost(step) + OCTAVE_COST * octave_jump(f.bpm[ii], f.bpm[jj]),
-                     0.0) * _confidence_factor(f.bpm_conf[ii], f.bpm_conf[jj])  # fmt: skip
-
-    ka, kb = f.key_num[ii], f.key_num[jj]
-    d = np.abs(ka - kb) % 12
-    steps = np.minimum(d, 12 - d)
-    key = np.where((ka > 0) & (kb > 0),
-                   key_cost_steps(steps, f.key_minor[ii] != f.key_minor[jj]), 0.0
-                   ) * _confidence_factor(f.key_conf[ii], f.key_conf[jj])  # fmt: skip
-
     energy = np.asarray(
         energy_term(f.energy[ii], f.energy[jj], np.asarray(t_from, dtype=np.float64),
                     np.asarray(t_to, dtype=np.float64)), dtype=np.float64)  # fmt: skip
-    energy = np.broadcast_to(energy * energy_scale, shape)
-
-    if not f.timbre.shape[1]:
-        timbre = np.zeros(shape)
-    else:
-        if grid:  # pairwise distances without an (n, n, d) temporary
-            dist = cdist(f.timbre[np.asarray(i, dtype=np.int64)],
-                         f.timbre[np.asarray(j, dtype=np.int64)])
-        else:
-            diff = f.timbre[ii] - f.timbre[jj]
-            dist = np.sqrt(np.einsum("...k,...k->...", diff, diff))
-        timbre = np.minimum(1.0, np.nan_to_num(dist / TIMBRE_SCALE, nan=0.0))
-
-    d_lra = np.nan_to_num(np.abs(f.loudness_range_lu[ii] - f.loudness_range_lu[jj]), nan=0.0)
-    d_lufs = np.nan_to_num(np.abs(f.lufs[ii] - f.lufs[jj]), nan=0.0)
-    dynamics = (np.minimum(1.0, np.maximum(0.0, d_lra - 3.0) / 8.0)
-                + np.minimum(0.5, np.maximum(0.0, d_lufs - 4.0) / 10.0))  # fmt: skip
-
-    genre = f.genre_clash[ii, jj]
-    same_artist = ((f.artist[ii] >= 0) & (f.artist[ii] == f.artist[jj])).astype(np.float64)
-    same_album = ((f.album[ii] >= 0) & (f.album[ii] == f.album[jj])).astype(np.float64)
     out = {
-        "tempo": tempo, "key": key, "energy": energy, "timbre": timbre, "dynamics": dynamics,
-        "genre": genre, "same_artist": same_artist, "same_album": same_album,
+        "tempo": _tempo_term(f, ii, jj),
+        "key": _key_term(f, ii, jj),
+        "energy": np.broadcast_to(energy * energy_scale, shape),
+        "timbre": _timbre_term(f, ii, jj, (np.asarray(i), np.asarray(j)) if grid else None),
+        "dynamics": _dynamics_term(f, ii, jj),
+        "genre": f.genre_clash[ii, jj],
+        "same_artist": ((f.artist[ii] >= 0) & (f.artist[ii] == f.artist[jj])).astype(np.float64),
+        "same_album": ((f.album[ii] >= 0) & (f.album[ii] == f.album[jj])).astype(np.float64),
     }  # fmt: skip
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+IndexArray = npt.NDArray[np.int64]
+
+
+def _tempo_term(f: SetFeatures, ii: IndexArray, jj: IndexArray) -> FloatVec:
+    """Octave-aware tempo step cost, scaled by both tempo confidences (0 when unknown)."""
+    step = tempo_step_pct(f.bpm[ii], f.bpm[jj])
+    cost = tempo_cost(step) + OCTAVE_COST * octave_jump(f.bpm[ii], f.bpm[jj])
+    out: FloatVec = np.where(np.isfinite(step), cost, 0.0) * _confidence_factor(
+        f.bpm_conf[ii], f.bpm_conf[jj])  # fmt: skip
+    return out
+
+
+def _key_term(f: SetFeatures, ii: IndexArray, jj: IndexArray) -> FloatVec:
+    """Camelot distance cost, scaled by both key confidences (0 when a key is unknown)."""
+    ka, kb = f.key_num[ii], f.key_num[jj]
+    d = np.abs(ka - kb) % 12
+    steps = np.minimum(d, 12 - d)
+    cost = key_cost_steps(steps, f.key_minor[ii] != f.key_minor[jj])
+    out: FloatVec = np.where((ka > 0) & (kb > 0), cost, 0.0) * _confidence_factor(
+        f.key_conf[ii], f.key_conf[jj])  # fmt: skip
+    return out
+
+
+def _timbre_term(f: SetFeatures, ii: IndexArray, jj: IndexArray,
+                 grid: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None
+                 ) -> FloatVec:  # fmt: skip
+    """Distance of mean MFCCs, :data:`TIMBRE_SCALE` = 1 (at most 1; 0 when unknown).
+
+    With ``grid`` (the 1-D index lists), pairwise distances without an (n, n, d)
+    temporary.
+    """
+    if not f.timbre.shape[1]:
+        return np.zeros(ii.shape)
+    if grid is not None:
+        dist = cdist(f.timbre[grid[0].astype(np.int64)], f.timbre[grid[1].astype(np.int64)])
+    else:
+        diff = f.timbre[ii] - f.timbre[jj]
+        dist = np.sqrt(np.einsum("...k,...k->...", diff, diff))
+    out: FloatVec = np.minimum(1.0, np.nan_to_num(dist / TIMBRE_SCALE, nan=0.0))
+    return out
+
+
+def _dynamics_term(f: SetFeatures, ii: IndexArray, jj: IndexArray) -> FloatVec:
+    """Loudness-range jump beyond 3 LU, plus mastered-loudness jump beyond 4 LU."""
+    d_lra = np.nan_to_num(np.abs(f.loudness_range_lu[ii] - f.loudness_range_lu[jj]), nan=0.0)
+    d_lufs = np.nan_to_num(np.abs(f.lufs[ii] - f.lufs[jj]), nan=0.0)
+    out: FloatVec = (np.minimum(1.0, np.maximum(0.0, d_lra - 3.0) / 8.0)
+                     + np.minimum(0.5, np.maximum(0.0, d_lufs - 4.0) / 10.0))  # fmt: skip
+    return out
 
 
 def weigh(raw: Mapping[str, FloatVec], weights: CostWeights) -> dict[str, FloatVec]:
@@ -329,53 +352,59 @@ def describe(
     """
     terms = dict(raw) if raw is not None else {k: float(v[0]) for k, v in raw_terms(
         f, np.array([i]), np.array([j]), t_from=t_from, t_to=t_to).items()}  # fmt: skip
-    parts: list[str] = []
-    ca, cb = camelot
+    parts = [_key_phrase(f, i, j, camelot), _tempo_phrase(f, i, j),
+             _energy_phrase(f, i, j, t_from, t_to)]  # fmt: skip
+    return ", ".join(parts + _other_phrases(f, i, j, terms))
+
+
+def _key_phrase(f: SetFeatures, i: int, j: int, camelot: tuple[str, str]) -> str:
+    """``same key 8A``, ``compatible keys 8A→9A``, ``key clash 9A→2B``, ``key uncertain``."""
     key_sure = min(f.key_conf[i], f.key_conf[j]) >= LOW_CONFIDENCE
     if f.key_num[i] == 0 or f.key_num[j] == 0 or not key_sure:
-        parts.append("key uncertain")
-    else:
-        ca = ca or f"{f.key_num[i]}{'A' if f.key_minor[i] else 'B'}"
-        cb = cb or f"{f.key_num[j]}{'A' if f.key_minor[j] else 'B'}"
-        d = abs(int(f.key_num[i]) - int(f.key_num[j])) % 12
-        steps, change = min(d, 12 - d), bool(f.key_minor[i] != f.key_minor[j])
-        if steps == 0 and not change:
-            parts.append(f"same key {cb}")
-        elif steps == 0:
-            parts.append(f"relative {'minor' if f.key_minor[j] else 'major'} {ca}→{cb}")
-        elif steps == 1 and not change:
-            parts.append(f"compatible keys {ca}→{cb}")
-        elif steps == 1:
-            parts.append(f"diagonal key move {ca}→{cb}")
-        else:
-            parts.append(f"key {'clash' if steps >= 3 else 'change'} {ca}→{cb}")
+        return "key uncertain"
+    ca, cb = camelot
+    ca = ca or f"{f.key_num[i]}{'A' if f.key_minor[i] else 'B'}"
+    cb = cb or f"{f.key_num[j]}{'A' if f.key_minor[j] else 'B'}"
+    d = abs(int(f.key_num[i]) - int(f.key_num[j])) % 12
+    steps, change = min(d, 12 - d), bool(f.key_minor[i] != f.key_minor[j])
+    if steps == 0 and not change:
+        return f"same key {cb}"
+    if steps == 0:
+        return f"relative {'minor' if f.key_minor[j] else 'major'} {ca}→{cb}"
+    if steps == 1:
+        return f"{'diagonal key move' if change else 'compatible keys'} {ca}→{cb}"
+    return f"key {'clash' if steps >= 3 else 'change'} {ca}→{cb}"
 
+
+def _tempo_phrase(f: SetFeatures, i: int, j: int) -> str:
+    """``+3 % tempo``, ``same tempo``, ``-50 % tempo at half time (...)``, ``tempo uncertain``."""
     tempo_sure = min(f.bpm_conf[i], f.bpm_conf[j]) >= LOW_CONFIDENCE
     step = float(tempo_step_pct(f.bpm[i], f.bpm[j]))
     if not math.isfinite(step) or not tempo_sure:
-        parts.append("tempo uncertain")
-    else:
-        label = f"{step:+.0f} % tempo" if round(abs(step)) >= 1 else "same tempo"
-        if bool(octave_jump(f.bpm[i], f.bpm[j])):
-            half = f.bpm[j] < f.bpm[i]
-            label += f" at {'half' if half else 'double'} time ({f.bpm[i]:.0f}→{f.bpm[j]:.0f} BPM)"
-        if abs(step) > 8.0:
-            label += " (steep)"
-        parts.append(label)
+        return "tempo uncertain"
+    label = f"{step:+.0f} % tempo" if round(abs(step)) >= 1 else "same tempo"
+    if bool(octave_jump(f.bpm[i], f.bpm[j])):
+        half = f.bpm[j] < f.bpm[i]
+        label += f" at {'half' if half else 'double'} time ({f.bpm[i]:.0f}→{f.bpm[j]:.0f} BPM)"
+    return label + (" (steep)" if abs(step) > 8.0 else "")
 
+
+def _energy_phrase(f: SetFeatures, i: int, j: int, t_from: float, t_to: float) -> str:
+    """The energy step, against the arc when there is one."""
     ea, eb = f.energy[i], f.energy[j]
     if math.isnan(ea) or math.isnan(eb):
-        parts.append("energy unknown")
-    elif math.isnan(t_from) or math.isnan(t_to):
-        parts.append(f"energy {_direction(eb - ea)}")
-    else:
-        actual, planned = eb - ea, t_to - t_from
-        if abs(actual - planned) <= 0.1:
-            parts.append(f"energy {_direction(actual)} as planned")
-        else:
-            side = "above" if actual > planned else "below"
-            parts.append(f"energy {_direction(actual)}, {side} the arc")
+        return "energy unknown"
+    if math.isnan(t_from) or math.isnan(t_to):
+        return f"energy {_direction(eb - ea)}"
+    actual, planned = eb - ea, t_to - t_from
+    if abs(actual - planned) <= 0.1:
+        return f"energy {_direction(actual)} as planned"
+    return f"energy {_direction(actual)}, {'above' if actual > planned else 'below'} the arc"
 
+
+def _other_phrases(f: SetFeatures, i: int, j: int, terms: Mapping[str, float]) -> list[str]:
+    """Timbre, dynamics, genre and same-artist/album notes, only where the term is notable."""
+    parts: list[str] = []
     if terms["timbre"] >= 0.5:
         parts.append("a contrasting sound")
     if terms["dynamics"] >= 0.1:
@@ -391,5 +420,4 @@ def describe(
         parts.append("same album back to back")
     elif terms["same_artist"] > 0:
         parts.append("same artist back to back")
-    return ", ".join(parts)
-
+    return parts

@@ -50,16 +50,31 @@ def held_karp(
 
     """
     n = cost.shape[-1]
+    _check(n, first, last)
+    if n <= 1:
+        return list(range(n)), 0.0
+    dp, parent = _fill(cost, first, last)
+    full = (1 << n) - 1
+    ends = [last] if last is not None else list(range(n))
+    end = min(ends, key=lambda j: (dp[full, j], j))
+    total = float(dp[full, end])
+    if not np.isfinite(total):
+        raise PlanError("no order satisfies the pinned first and last tracks")
+    return _backtrack(parent, end, n), total
+
+
+def _check(n: int, first: int | None, last: int | None) -> None:
     if n > _HARD_MAX_N:
         raise PlanError(f"{n} tracks are too many for the exact solver (at most {_HARD_MAX_N})")
-    if n == 0:
-        return [], 0.0
     if first is not None and first == last and n > 1:
         raise PlanError("the same track cannot be both first and last")
-    if n == 1:
-        return [0], 0.0
-    positional = cost.ndim == 3
 
+
+def _fill(cost: FloatArray, first: int | None, last: int | None
+          ) -> tuple[FloatArray, npt.NDArray[np.int8]]:  # fmt: skip
+    """The DP table ``dp[mask, j]`` and each entry's predecessor, layer by layer."""
+    n = cost.shape[-1]
+    positional = cost.ndim == 3
     size = 1 << n
     dp = np.full((size, n), np.inf)
     parent = np.full((size, n), -1, dtype=np.int8)
@@ -70,7 +85,6 @@ def held_karp(
     popcount = np.zeros(size, dtype=np.int64)
     for bit in range(n):
         popcount += (masks >> bit) & 1
-
     for count in range(2, n + 1):
         layer = masks[popcount == count]
         step = cost[count - 2] if positional else cost
@@ -78,25 +92,21 @@ def held_karp(
             if j == last and count < n:
                 continue
             with_j = layer[((layer >> j) & 1) == 1]
-            prev = with_j ^ (1 << j)
-            cand = dp[prev] + step[:, j][None, :]
+            cand = dp[with_j ^ (1 << j)] + step[:, j][None, :]
             cand[:, j] = np.inf
             best = np.argmin(cand, axis=1)
             dp[with_j, j] = cand[np.arange(len(with_j)), best]
             parent[with_j, j] = best
+    return dp, parent
 
-    full = size - 1
-    ends = [last] if last is not None else list(range(n))
-    end = min(ends, key=lambda j: (dp[full, j], j))
-    total = float(dp[full, end])
-    if not np.isfinite(total):
-        raise PlanError("no order satisfies the pinned first and last tracks")
+
+def _backtrack(parent: npt.NDArray[np.int8], end: int, n: int) -> list[int]:
+    """The order that ends at ``end``, read back through the predecessors."""
     order = [end]
-    mask = full
+    mask = (1 << n) - 1
     while len(order) < n:
         j = order[-1]
-        i = int(parent[mask, j])
+        order.append(int(parent[mask, j]))
         mask ^= 1 << j
-        order.append(i)
     order.reverse()
-    return order, total
+    return order

@@ -50,8 +50,12 @@ BUDGET_S = 60.0
 
 def weights_from_settings(settings: Settings | None = None) -> CostWeights:
     """The term weights of ``settings`` (``SEGUE_WEIGHT_<TERM>``)."""
-    s = settings or Settings.from_env()
-    return CostWeights.from_mapping({k: getattr(s, f"weight_{k}", None) for k in TERMS})
+    s = settings or Settings()
+    return CostWeights.from_mapping({
+        "tempo": s.weight_tempo, "key": s.weight_key, "energy": s.weight_energy,
+        "timbre": s.weight_timbre, "dynamics": s.weight_dynamics, "genre": s.weight_genre,
+        "same_artist": s.weight_same_artist, "same_album": s.weight_same_album,
+    })  # fmt: skip
 
 
 def cost_matrix(
@@ -133,7 +137,7 @@ def plan_order(
     listener
         Whose feedback reweights the terms (unless ``weights`` is given).
     settings
-        Weights, arc and seed; default: from the environment.
+        Weights, arc and seed, as read at the edge; default: the defaults.
     seed
         Seeds the heuristic solver (default: the settings' seed).
 
@@ -146,8 +150,8 @@ def plan_order(
     """
     if not tracks:
         raise PlanError("no tracks to plan")
-    settings = settings or Settings.from_env()
-    arc = check_arc(arc or str(getattr(settings, "arc", "flat")))
+    settings = settings or Settings()
+    arc = check_arc(arc or settings.arc)
     kept = _unique(tracks)
     unique = [tracks[i] for i in kept]
     i_first, i_last = (

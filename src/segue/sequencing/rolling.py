@@ -18,8 +18,8 @@ On top of the flow, the rules a station keeps:
 The arc continues over an endless show: its shape repeats every
 :data:`ENDLESS_CYCLE` tracks (``wave`` rises and falls about every ten), evaluated
 at the show's absolute track position. A big library is planned through the
-:data:`CANDIDATES` best candidates only (by flow from the current track, request
-boosts and freshness), so a re-plan stays well under a second.
+:data:`CANDIDATES` best candidates only (by flow from the current track and request
+boosts), so a re-plan is exact over them and takes milliseconds.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import numpy.typing as npt
 from segue.models import Track, Transition
 from segue.sequencing.arcs import _SHAPES, check_arc
 from segue.sequencing.costs import CostWeights, describe, raw_terms, weigh
+from segue.sequencing.exact import EXACT_MAX_N
 from segue.sequencing.features import SetFeatures
 from segue.sequencing.plan import solve
 
@@ -41,8 +42,9 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Tracks an endless arc spans before its shape repeats.
 ENDLESS_CYCLE = 20
-#: At most this many candidates enter the path search.
-CANDIDATES = 24
+#: At most this many candidates enter the path search: with the track playing now that
+#: is the exact solver's limit, so a re-plan is exact and takes milliseconds.
+CANDIDATES = EXACT_MAX_N - 1
 #: How many upcoming tracks a plan lists.
 HORIZON = 10
 #: A boosted artist or genre is preferred this much in candidate ranking (cost units).

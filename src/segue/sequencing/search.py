@@ -315,6 +315,150 @@ def _try(
         move[0], move[1], move[2], move[3], move[4] = kind, i, x, g, 1 if rev else 0
 
 
+@numba.njit(cache=True, inline="always")
+def _pop(queue: IntArray, queued: npt.NDArray[np.bool_], state: IntArray) -> int:
+    """Take the next active track off the circular queue (state: [head, size])."""
+    v = queue[state[0]]
+    state[0] = (state[0] + 1) % len(queue)
+    state[1] -= 1
+    queued[v] = False
+    return int(v)
+
+
+@numba.njit(cache=True, inline="always")
+def _free_end(pos: IntArray, near: IntArray, track: int, lst: int, offset: int, fixed_at: int,
+              r: int, missing: int) -> int:  # fmt: skip
+    """Where a moved segment's free end is.
+
+    ``fixed_at`` for a fixed length (``r`` < 3), else the position (plus ``offset``)
+    of ``track``'s ``lst``-th near neighbour (``missing`` when there is no track).
+    """
+    if r < 3:
+        return fixed_at
+    return pos[near[track, lst]] + offset if track >= 0 else missing
+
+
+@numba.njit(cache=True, inline="always")
+def _between_move(pos: IntArray, cand_out: IntArray, cand_in: IntArray, s1: int, s2: int,
+                  r: int, k_end: int) -> tuple[int, bool]:  # fmt: skip
+    """Where the tracks s1..s2 between ``c`` and ``v`` go: (after-position, reversed)."""
+    lst = r % k_end
+    quarter = r // k_end
+    if quarter == 0:
+        return pos[cand_in[s1, lst]], False
+    if quarter == 1:
+        return pos[cand_out[s2, lst]] - 1, False
+    if quarter == 2:
+        return pos[cand_in[s2, lst]], True
+    return pos[cand_out[s1, lst]] - 1, True
+
+
+@numba.njit(cache=True, inline="always")
+def _moves_for_arc(
+    p: IntArray, pos: IntArray, base: FloatArray, e: FloatArray, t: FloatArray,
+    w_energy: float, cand_out: IntArray, cand_in: IntArray, lo_free: int, hi_free: int,
+    fwd: FloatArray, bwd: FloatArray, ecum: FloatArray, buf: IntArray, side: int, v: int,
+    c: int, best: FloatArray, move: IntArray,
+) -> None:  # fmt: skip
+    """Try the moves that create the arc ``c → v`` (side 0) or ``v → c`` (side 1).
+
+    The best improving one is left in ``best``/``move``: the segment moves stop at
+    the first length that improves, the moves of the tracks in between and the
+    reversals are always tried.
+    """
+    n = len(p)
+    k_end = min(cand_out.shape[1], END_NEIGHBOURS)
+    pv, pc = pos[v], pos[c]
+    before = p[pv - 1] if pv > 0 else -1
+    after = p[pv + 1] if pv + 1 < n else -1
+    c_before = p[pc - 1] if pc > 0 else -1
+    c_after = p[pc + 1] if pc + 1 < n else -1
+    for r in range(3 + 2 * k_end):
+        lst = (r - 3) % k_end
+        first = r < 3 + k_end  # near arcs around v first, then around c
+        if side == 0:
+            # p[pv..j] after c; p[i..pv] reversed after c; p[i..pc] before v; p[pc..j]
+            # reversed before v.
+            j = _free_end(pos, cand_out if first else cand_in, before if first else c_after,
+                          lst, -1 if first else 0, pv + r, r, -9)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free, 1, pv,
+                 j - pv + 1, pc, False, best, move)
+            i = _free_end(pos, cand_in, after if first else c_after, lst, 1 if first else 0,
+                          pv - r, r, n + 9)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free, 1, i,
+                 pv - i + 1, pc, True, best, move)
+            i = _free_end(pos, cand_out if first else cand_in, before if first else c_after,
+                          lst, 0 if first else 1, pc - r, r, n + 9)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free, 1, i,
+                 pc - i + 1, pv - 1, False, best, move)
+            j = _free_end(pos, cand_out, before if first else c_before, lst, 0 if first else -1,
+                          pc + r, r, -9)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free, 1, pc,
+                 j - pc + 1, pv - 1, True, best, move)
+        else:
+            # p[i..pv] before c; p[pv..j] reversed before c; p[pc..j] after v; p[i..pc]
+            # reversed after v.
+            i = _free_end(pos, cand_in if first else cand_out, after if first else c_before,
+                          lst, 1 if first else 0, pv - r, r, n + 9)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free, 1, i,
+                 pv - i + 1, pc - 1, False, best, move)
+            j = _free_end(pos, cand_out, before if first else c_before, lst, -1 if first else 0,
+                          pv + r, r, -9)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free, 1, pv,
+                 j - pv + 1, pc - 1, True, best, move)
+            j = _free_end(pos, cand_in if first else cand_out, after if first else c_before,
+                          lst, 0 if first else -1, pc + r, r, -9)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free, 1, pc,
+                 j - pc + 1, pv, False, best, move)
+            i = _free_end(pos, cand_in, after if first else c_after, lst, 0 if first else 1,
+                          pc - r, r, n + 9)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free, 1, i,
+                 pc - i + 1, pv, True, best, move)
+        if move[0] != 0:
+            break  # the other moves below still compete with it
+    # The tracks between c and v (or v and c) moved elsewhere, so c and v meet.
+    lo_s, hi_s = (pc + 1, pv - 1) if side == 0 else (pv + 1, pc - 1)
+    if lo_s <= hi_s:
+        for r in range(4 * k_end):
+            g, rev = _between_move(pos, cand_out, cand_in, p[lo_s], p[hi_s], r, k_end)
+            _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free,
+                 1, lo_s, hi_s - lo_s + 1, g, rev, best, move)
+    # 2-opt: a reversal that makes the arc.
+    lo, hi = (pc, pv) if side == 0 else (pv, pc)
+    if lo < hi:
+        _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free,
+             2, lo + 1, hi, 0, False, best, move)
+        _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free,
+             2, lo, hi - 1, 0, False, best, move)
+
+
+@numba.njit(cache=True)
+def _apply(
+    p: IntArray, pos: IntArray, base: FloatArray, e: FloatArray, t: FloatArray,
+    fwd: FloatArray, bwd: FloatArray, ecum: FloatArray, queue: IntArray,
+    queued: npt.NDArray[np.bool_], state: IntArray, buf: IntArray, v: int, move: IntArray,
+) -> None:  # fmt: skip
+    """Apply ``move``, update the prefix sums and re-activate the tracks at its seams."""
+    n = len(p)
+    kind, bi, bx, bg, brev = move[0], move[1], move[2], move[3], move[4] == 1
+    lo, hi = _window(kind, bi, bx, bg)
+    _fill(p, buf, kind, bi, bx, bg, brev)
+    for k in range(lo, hi + 1):
+        p[k] = buf[k - lo]
+        pos[p[k]] = k
+    _prefix(p, base, e, t, fwd, bwd, ecum, lo)
+    _push(queue, queued, state, v)
+    # The window's borders and, for a moved segment, its other end.
+    for k in (lo - 1, lo, hi, hi + 1):
+        if 0 <= k < n:
+            _push(queue, queued, state, p[k])
+    if kind == 1:
+        ends = (bg - bx, bg - bx + 1) if bg > bi else (bg + bx, bg + bx + 1)
+        for k in ends:
+            if 0 <= k < n:
+                _push(queue, queued, state, p[k])
+
+
 @numba.njit(cache=True)
 def _local_search(
     p: IntArray, pos: IntArray, base: FloatArray, e: FloatArray, t: FloatArray,
@@ -330,7 +474,7 @@ def _local_search(
     replaces at ``v``: the positive-gain criterion of Lin and Kernighan (an
     improving move has an end where this holds, and every end of an applied
     move is re-activated). With the new arc ``c → v`` (and symmetrically
-    ``v → c``), the moves are:
+    ``v → c``), the moves (:func:`_moves_for_arc`) are:
 
     - a segment starting at ``v`` moved after ``c``; one ending at ``v`` moved there reversed;
     - a segment ending at ``c`` moved before ``v``; one starting at ``c`` moved there reversed;
@@ -344,176 +488,33 @@ def _local_search(
     neighbour is tried (small sets, where it is cheap).
     """
     n = len(p)
-    k_near = cand_out.shape[1]
-    k_end = min(k_near, END_NEIGHBOURS)
     best = np.empty(1)
     move = np.zeros(5, dtype=np.int64)
     while state[1] > 0:
-        v = queue[state[0]]
-        state[0] = (state[0] + 1) % n
-        state[1] -= 1
-        queued[v] = False
+        v = _pop(queue, queued, state)
         pv = pos[v]
         if pv < lo_free or pv > hi_free:
             continue
         before = p[pv - 1] if pv > 0 else -1
         after = p[pv + 1] if pv + 1 < n else -1
         # What v's current arcs cost; a path end has none and prunes nothing.
-        in_limit = guide[before, v] if before >= 0 and prune else np.inf
-        out_limit = guide[v, after] if after >= 0 and prune else np.inf
+        limits = (guide[before, v] if before >= 0 and prune else np.inf,
+                  guide[v, after] if after >= 0 and prune else np.inf)
         best[0] = -_EPS
         move[0] = 0
-
         for side in range(2):
-            if move[0] != 0:
-                break  # first improvement
-            for q in range(k_near):
+            for q in range(cand_out.shape[1]):
+                c = cand_in[v, q] if side == 0 else cand_out[v, q]
+                if (guide[c, v] if side == 0 else guide[v, c]) >= limits[side]:
+                    break
+                _moves_for_arc(p, pos, base, e, t, w_energy, cand_out, cand_in, lo_free,
+                               hi_free, fwd, bwd, ecum, buf, side, v, c, best, move)
                 if move[0] != 0:
                     break
-                if side == 0:  # new arc c -> v
-                    c = cand_in[v, q]
-                    if guide[c, v] >= in_limit:
-                        break
-                else:  # new arc v -> c
-                    c = cand_out[v, q]
-                    if guide[v, c] >= out_limit:
-                        break
-                pc = pos[c]
-                c_before = p[pc - 1] if pc > 0 else -1
-                c_after = p[pc + 1] if pc + 1 < n else -1
-                for r in range(3 + 2 * k_end):
-                    if move[0] != 0:
-                        break
-                    fixed = r < 3
-                    lst = (r - 3) % k_end
-                    first_list = 3 <= r < 3 + k_end
-                    # The four segment moves that create the arc; u is the index of the
-                    # segment's free end, from a fixed length or a near arc.
-                    for variant in range(4):
-                        if side == 0:
-                            if variant == 0:  # p[pv..j] after c
-                                if fixed:
-                                    j = pv + r
-                                elif first_list:
-                                    j = pos[cand_out[before, lst]] - 1 if before >= 0 else -9
-                                else:
-                                    j = pos[cand_in[c_after, lst]] if c_after >= 0 else -9
-                                _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free,
-                                     hi_free, 1, pv, j - pv + 1, pc, False, best, move)
-                            elif variant == 1:  # p[i..pv] reversed after c
-                                if fixed:
-                                    i = pv - r
-                                elif first_list:
-                                    i = pos[cand_in[after, lst]] + 1 if after >= 0 else n + 9
-                                else:
-                                    i = pos[cand_in[c_after, lst]] if c_after >= 0 else n + 9
-                                _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free,
-                                     hi_free, 1, i, pv - i + 1, pc, True, best, move)
-                            elif variant == 2:  # p[i..pc] before v
-                                if fixed:
-                                    i = pc - r
-                                elif first_list:
-                                    i = pos[cand_out[before, lst]] if before >= 0 else n + 9
-                                else:
-                                    i = pos[cand_in[c_after, lst]] + 1 if c_after >= 0 else n + 9
-                                _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free,
-                                     hi_free, 1, i, pc - i + 1, pv - 1, False, best, move)
-                            else:  # p[pc..j] reversed before v
-                                if fixed:
-                                    j = pc + r
-                                elif first_list:
-                                    j = pos[cand_out[before, lst]] if before >= 0 else -9
-                                else:
-                                    j = pos[cand_out[c_before, lst]] - 1 if c_before >= 0 else -9
-                                _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free,
-                                     hi_free, 1, pc, j - pc + 1, pv - 1, True, best, move)
-                        else:
-                            if variant == 0:  # p[i..pv] before c
-                                if fixed:
-                                    i = pv - r
-                                elif first_list:
-                                    i = pos[cand_in[after, lst]] + 1 if after >= 0 else n + 9
-                                else:
-                                    i = pos[cand_out[c_before, lst]] if c_before >= 0 else n + 9
-                                _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free,
-                                     hi_free, 1, i, pv - i + 1, pc - 1, False, best, move)
-                            elif variant == 1:  # p[pv..j] reversed before c
-                                if fixed:
-                                    j = pv + r
-                                elif first_list:
-                                    j = pos[cand_out[before, lst]] - 1 if before >= 0 else -9
-                                else:
-                                    j = pos[cand_out[c_before, lst]] if c_before >= 0 else -9
-                                _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free,
-                                     hi_free, 1, pv, j - pv + 1, pc - 1, True, best, move)
-                            elif variant == 2:  # p[pc..j] after v
-                                if fixed:
-                                    j = pc + r
-                                elif first_list:
-                                    j = pos[cand_in[after, lst]] if after >= 0 else -9
-                                else:
-                                    j = pos[cand_out[c_before, lst]] - 1 if c_before >= 0 else -9
-                                _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free,
-                                     hi_free, 1, pc, j - pc + 1, pv, False, best, move)
-                            else:  # p[i..pc] reversed after v
-                                if fixed:
-                                    i = pc - r
-                                elif first_list:
-                                    i = pos[cand_in[after, lst]] if after >= 0 else n + 9
-                                else:
-                                    i = pos[cand_in[c_after, lst]] + 1 if c_after >= 0 else n + 9
-                                _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free,
-                                     hi_free, 1, i, pc - i + 1, pv, True, best, move)
-                # The tracks between c and v (or v and c) moved elsewhere, so c and v meet.
-                lo_s, hi_s = (pc + 1, pv - 1) if side == 0 else (pv + 1, pc - 1)
-                if lo_s <= hi_s:
-                    s1, s2 = p[lo_s], p[hi_s]
-                    for r in range(4 * k_end):
-                        lst = r % k_end
-                        quarter = r // k_end
-                        if quarter == 0:
-                            g, rev = pos[cand_in[s1, lst]], False
-                        elif quarter == 1:
-                            g, rev = pos[cand_out[s2, lst]] - 1, False
-                        elif quarter == 2:
-                            g, rev = pos[cand_in[s2, lst]], True
-                        else:
-                            g, rev = pos[cand_out[s1, lst]] - 1, True
-                        _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free,
-                             1, lo_s, hi_s - lo_s + 1, g, rev, best, move)
-                # 2-opt.
-                if side == 0 and pc < pv:
-                    _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free,
-                         2, pc + 1, pv, 0, False, best, move)
-                    _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free,
-                         2, pc, pv - 1, 0, False, best, move)
-                elif side == 1 and pc > pv:
-                    _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free,
-                         2, pv + 1, pc, 0, False, best, move)
-                    _try(p, base, e, t, w_energy, fwd, bwd, ecum, buf, lo_free, hi_free,
-                         2, pv, pc - 1, 0, False, best, move)
-
-        kind = move[0]
-        if kind == 0:
-            continue
-        bi, bx, bg, brev = move[1], move[2], move[3], move[4] == 1
-        lo, hi = _window(kind, bi, bx, bg)
-        _fill(p, buf, kind, bi, bx, bg, brev)
-        for k in range(lo, hi + 1):
-            p[k] = buf[k - lo]
-            pos[p[k]] = k
-        _prefix(p, base, e, t, fwd, bwd, ecum, lo)
-        _push(queue, queued, state, v)
-        # The tracks at the seams: the window's borders and, for a moved segment,
-        # its other end.
-        for k in (lo - 1, lo, hi, hi + 1):
-            if 0 <= k < n:
-                _push(queue, queued, state, p[k])
-        if kind == 1:
-            ends = (bg - bx, bg - bx + 1) if bg > bi else (bg + bx, bg + bx + 1)
-            for k in ends:
-                if 0 <= k < n:
-                    _push(queue, queued, state, p[k])
+            if move[0] != 0:
+                break
+        if move[0] != 0:
+            _apply(p, pos, base, e, t, fwd, bwd, ecum, queue, queued, state, buf, v, move)
 
 
 # --------------------------------------------------------------------------- construction
@@ -708,7 +709,6 @@ def search_order(
         The order and its total cost.
 
     """
-    started = time.monotonic()
     n = base.shape[0]
     if n <= 1:
         return list(range(n)), 0.0
@@ -716,49 +716,59 @@ def search_order(
     e = np.zeros(n) if energy is None else np.ascontiguousarray(energy, dtype=np.float64)
     t = np.zeros(0) if targets is None else np.ascontiguousarray(targets, dtype=np.float64)
     last_i = -1 if last is None else last
-
-    # Construction. On an arc: tracks placed by energy, the k-th lowest target position
-    # getting the k-th lowest energy (the best start for the search, though not the
-    # cheapest path); otherwise the best nearest-neighbour path from a few starts.
-    if len(t):
-        p_best = _by_energy(e, t, first, last)
-    else:
-        starts = [first] if first is not None else _spread_starts(n, last_i)
-        p_best = min((_nearest_neighbour(s, last_i, base, e, t, w_energy) for s in starts),
-                     key=lambda q: _path_cost(q, base, e, t, w_energy))  # fmt: skip
-    c_best = _path_cost(p_best, base, e, t, w_energy)
-
+    perm = _construct(base, e, t, w_energy, first, last_i)
     # Renumber the tracks in that order: tracks near in the path get near indices, so
     # the search reads nearby memory (several times faster for large sets).
-    perm = p_best
     base_r = np.ascontiguousarray(base[np.ix_(perm, perm)])
     guide_r = base_r if guide is None else np.ascontiguousarray(guide[np.ix_(perm, perm)])
     e_r = np.ascontiguousarray(e[perm])
     cand_out, cand_in = neighbour_lists(guide_r, neighbours)
-    lo_free = 1 if first is not None else 0
-    hi_free = n - 2 if last is not None else n - 1
-
     per_track, least = (KICKS_PER_TRACK_ARC, MIN_KICKS_ARC) if len(t) else (KICKS_PER_TRACK,
                                                                               MIN_KICKS)
     total_kicks = kicks if kicks is not None else max(least, per_track * n)
     rng = np.array([0x9E3779B97F4A7C15 ^ (seed & 0xFFFFFFFF)], dtype=np.uint64)
     p = np.arange(n, dtype=np.int64)
     best_p = p.copy()
-    costs = np.array([np.inf, c_best, 0.0])
+    costs = np.array([np.inf, _path_cost(perm, base, e, t, w_energy), 0.0])
+    lo_free, hi_free = (1 if first is not None else 0, n - 2 if last is not None else n - 1)
+
+    def run(count: int) -> None:
+        _iterate(p, best_p, base_r, e_r, t, w_energy, guide_r, cand_out, cand_in, lo_free,
+                 hi_free, count, kick_segment, rng, costs, n > FULL_SCAN_N)  # fmt: skip
+
+    run(0)  # the first local optimum (and, on a first run, the compilation)
+    _kick_for(run, total_kicks, budget_s)
+    order = perm[best_p]
+    return [int(v) for v in order], float(_path_cost(order, base, e, t, w_energy))
+
+
+def _kick_for(run: Callable[[int], None], total_kicks: int, budget_s: float) -> None:
+    """Run ``total_kicks`` kicks in chunks, stopping early only at the wall-clock budget."""
+    started = time.monotonic()  # the budget guards the kicks, not the compiler
     done = 0
-    _iterate(p, best_p, base_r, e_r, t, w_energy, guide_r, cand_out, cand_in, lo_free,
-             hi_free, 0, kick_segment, rng, costs, n > FULL_SCAN_N)  # fmt: skip
     while done < total_kicks:
         if time.monotonic() - started > budget_s:
             log.warning("sequencing stopped after %d of %d kicks (%.0f s budget): the order "
                         "may differ between machines", done, total_kicks, budget_s)  # fmt: skip
             break
         chunk = min(_CHUNK, total_kicks - done)
-        _iterate(p, best_p, base_r, e_r, t, w_energy, guide_r, cand_out, cand_in, lo_free,
-                 hi_free, chunk, kick_segment, rng, costs, n > FULL_SCAN_N)  # fmt: skip
+        run(chunk)
         done += chunk
-    order = perm[best_p]
-    return [int(v) for v in order], float(_path_cost(order, base, e, t, w_energy))
+
+
+def _construct(base: FloatArray, e: FloatArray, t: FloatArray, w_energy: float,
+               first: int | None, last: int) -> IntArray:  # fmt: skip
+    """The search's starting path.
+
+    On an arc: tracks placed by energy, the k-th lowest target position getting the
+    k-th lowest energy (the best start for the search, though not the cheapest
+    path); otherwise the best nearest-neighbour path from a few starts.
+    """
+    if len(t):
+        return _by_energy(e, t, first, None if last < 0 else last)
+    starts = [first] if first is not None else _spread_starts(base.shape[0], last)
+    return min((_nearest_neighbour(s, last, base, e, t, w_energy) for s in starts),
+               key=lambda q: _path_cost(q, base, e, t, w_energy))  # fmt: skip
 
 
 def _by_energy(e: FloatArray, t: FloatArray, first: int | None, last: int | None) -> IntArray:

@@ -28,6 +28,7 @@ Everything that happens is kept in a :class:`~.log.ShowLog` and announced as
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import logging
 import math
@@ -56,7 +57,6 @@ from segue.models import (
     TimelineTrack,
     Track,
 )
-from segue.narration.context import track_facts
 from segue.narration.narrator import Narrator
 from segue.narration.script import Gap
 from segue.sequencing.plan import plan_order, weights_from_settings
@@ -71,9 +71,9 @@ from segue.show.model import (
     ShowEvent,
     Upcoming,
 )
-from segue.show.prepare import Prepared, Preparer, Ready
+from segue.show.prepare import GapFacts, Prepared, Preparer, Ready, closing_gap, gap_for
 from segue.show.reactions import apply_reaction
-from segue.show.words import GapScript, Script
+from segue.show.words import Script
 from segue.transition.cues import TransitionCue, intro_window_s, play_range_s
 from segue.transition.handover import Handover, decide_handover
 from segue.voice.speech import SpeechCache, SpeechEngine
@@ -87,10 +87,24 @@ PLACE_AHEAD_S = 20.0
 BLOCK_S = 0.5
 #: A skip fades the playing track out over this long, from its next beat within a beat.
 SKIP_FADE_S = 1.5
+#: Most transitions a fast render prepares ahead (while looking for the next two links).
+MAX_AHEAD = 8
 #: Events kept for :meth:`Show.events_since`.
 EVENT_BACKLOG = 500
 #: Placed tracks kept for "now playing".
 KEEP_RECENT = 6
+
+
+def _default_script(listener: Listener, narrator: Narrator | None, settings: Settings
+                    ) -> Script:  # fmt: skip
+    """The narration's show script over ``narrator`` (default: the settings' narrator)."""
+    from segue.narration.showscript import ShowScript
+
+    if narrator is None:
+        from segue.narration import make_narrator
+
+        narrator = make_narrator(settings.narrator, settings)
+    return ShowScript(listener, narrator, settings)
 
 
 @dataclass
@@ -160,18 +174,10 @@ class Show:
         self.stop_after_s = stop_after_s
         self.subset = None if track_ids is None else frozenset(track_ids)
         self._own_voice = voice is None
-        if voice is None:
-            from segue.voice.engines import make_engine
-
-            voice = make_engine(settings.voice_engine, settings, language=listener.language)
-        self.voice = voice
-        if script is None:
-            if narrator is None:
-                from segue.narration import make_narrator
-
-                narrator = make_narrator(settings.narrator, settings)
-            script = GapScript(listener, narrator, settings)
-        self.script = script
+        self._voice = voice
+        self._preparer: Preparer | None = None
+        self._script = script
+        self._narrator = narrator
         self.arc_name = arc or settings.arc
         self.weights = personal_weights(listener, weights_from_settings(settings))
         self.constraints = Constraints()
@@ -179,10 +185,13 @@ class Show:
         self.layout = Layout(settings, ceiling_dbfs=ceiling_dbfs)
         self.renderer = Renderer(settings, sr=self.sr, ceiling_dbfs=ceiling_dbfs)
         self.log = ShowLog(keep_speech=keep_speech)
-        self.preparer = Preparer(settings, script, voice,
-                                 SpeechCache(default_cache_dir() / "speech"))  # fmt: skip
         self._initial_plan = plan
         self._lock = threading.RLock()
+        self._init_clock()
+        self._unsubscribe = library.subscribe(self._library_changed)
+
+    def _init_clock(self) -> None:
+        """The show's moving parts, empty: plan, queue, what is placed, events."""
         self._keys = itertools.count()
         self._upcoming: list[Step] = []
         self._queue: list[Prepared] = []
@@ -191,6 +200,7 @@ class Show:
         self._arc: ArcClock | None = None
         self._rules = Rules()
         self._count = 0
+        self._total: int | None = None
         self._pending_skip: str | None = None
         self._late: tuple[_Placed, Prepared] | None = None
         self._finished = False
@@ -203,9 +213,33 @@ class Show:
         self._wall0: float | None = None
         self._started = False
         self._closed = False
-        self._unsubscribe = library.subscribe(self._library_changed)
 
     # -- public API --------------------------------------------------------
+
+    @property
+    def voice(self) -> SpeechEngine:
+        """Who speaks the links (made from the settings when first needed)."""
+        if self._voice is None:
+            from segue.voice.engines import make_engine
+
+            self._voice = make_engine(self.settings.voice_engine, self.settings,
+                                      language=self.listener.language)  # fmt: skip
+        return self._voice
+
+    @property
+    def script(self) -> Script:
+        """The words stage of this show (the narration's show script, made when first needed)."""
+        if self._script is None:
+            self._script = _default_script(self.listener, self._narrator, self.settings)
+        return self._script
+
+    @property
+    def preparer(self) -> Preparer:
+        """The background preparation of this show's transitions (made when first needed)."""
+        if self._preparer is None:
+            self._preparer = Preparer(self.settings, self.script, self.voice,
+                                      SpeechCache(default_cache_dir() / "speech"))  # fmt: skip
+        return self._preparer
 
     @property
     def position_s(self) -> float:
@@ -338,12 +372,13 @@ class Show:
             return
         self._closed = True
         self._unsubscribe()
-        self.preparer.close()
+        if self._preparer is not None:
+            self._preparer.close()
         self.renderer.close()
-        if self._own_voice:
+        if self._own_voice and self._voice is not None:
             from segue.voice.engines import close_engine
 
-            close_engine(self.voice)
+            close_engine(self._voice)
 
     def __enter__(self) -> Show:
         return self
@@ -369,6 +404,12 @@ class Show:
             if self._started:
                 return
             self._started = True
+            self._plan_start()
+            self._top_up()
+
+    def _plan_start(self) -> None:
+        """The first plan: the global order of a finite show, the first steps of an endless one."""
+        if self._arc is None:
             pool = self.pool()
             if not pool:
                 raise PlanError("nothing to play: the library has no playable track yet")
@@ -380,7 +421,26 @@ class Show:
             else:
                 self._arc = ArcClock(self.arc_name, energies, length=len(pool))
                 self._upcoming = self._global_plan(pool)
-            self._top_up()
+                self._total = len(self._upcoming)
+
+    def gaps(self, *, listen: bool = False) -> list[Gap]:
+        """Every gap a finite show would narrate, in order, closing included (no audio).
+
+        The same plan, handovers and facts the show would prepare its links from; the
+        workbench narrates these. ``listen`` refines beatmatches by ear (slower).
+        """
+        with self._lock:
+            self._plan_start()
+            steps = list(self._upcoming)
+        out: list[Gap] = []
+        prev: Track | None = None
+        for k, step in enumerate(steps):
+            handover = decide_handover(prev, step.track, self.settings, listen=listen)
+            out.append(gap_for(k, step, prev, self._gap_facts(k, k), handover.window_s))
+            prev = step.track
+        if prev is not None and not self.endless:
+            out.append(closing_gap(len(steps), prev))
+        return out
 
     def _global_plan(self, pool: dict[str, Track]) -> list[Step]:
         """A finite show's whole order: the given plan, or the exact/near-optimal one."""
@@ -439,16 +499,41 @@ class Show:
                     self._replan()
 
     def _top_up(self) -> None:
-        """Keep the next transitions in preparation (one ahead live, two in a fast render)."""
-        lookahead = 1 if self.live else 2
-        while len(self._queue) < lookahead and len(self._queue) < len(self._upcoming):
+        """Keep the next transitions in preparation.
+
+        Live, one ahead: it has minutes to get ready. A fast render keeps the next two
+        *links* in preparation (up to :data:`MAX_AHEAD` transitions), so two slow or
+        dead LLM calls are waited on together and a failing server opens its circuit
+        after one timeout's time, not two.
+        """
+        while len(self._queue) < len(self._upcoming) and self._wants_more():
             step = self._upcoming[len(self._queue)]
             prev = self._queue[-1].step.track if self._queue else (
                 self._placed[-1].step.track if self._placed else None)  # fmt: skip
             pos = self._count + len(self._queue)
-            self._queue.append(self.preparer.submit(pos, step, prev))
+            facts = self._gap_facts(pos, len(self._queue))
+            self._queue.append(self.preparer.submit(pos, step, prev, facts))
         if self.endless and len(self._upcoming) <= len(self._queue) and self._placed:
             self._extend_plan()
+
+    def _wants_more(self) -> bool:
+        if self.live:
+            return len(self._queue) < 1
+        talking = sum(1 for item in self._queue if item.talk)
+        return len(self._queue) < 2 or (talking < 2 and len(self._queue) < MAX_AHEAD)
+
+    def _gap_facts(self, pos: int, index: int) -> GapFacts:
+        """What the words stage may know about the gap before upcoming track ``index``."""
+        assert self._arc is not None
+        ahead_s = max(0.0, self.layout.end_s - self.position_s) if self.live else 0.0
+        targets = self._arc.targets(max(0, pos - 1), 2, self.constraints.energy_shift)
+        return GapFacts(
+            total=None if self.endless else self._total,
+            upcoming=tuple(s.track for s in self._upcoming[index + 1 : index + 5]),
+            airs_at=dt.datetime.now() + dt.timedelta(seconds=ahead_s),
+            planned_energy_step=float(targets[1] - targets[0])
+            if targets is not None and pos > 0 else None,
+        )  # fmt: skip
 
     def _extend_plan(self) -> None:
         """An endless plan running short: plan on from the last queued track."""
@@ -644,7 +729,6 @@ class Show:
             done: Future[Ready] = Future()
             done.set_result(p.ready)
             back = Prepared(pos=p.pos, step=p.step, prev=current.step.track, future=done)
-            back.committed.set()
             self._queue.insert(0, back)
             self._upcoming.insert(0, p.step)
             self.log.forget(p.id, p.pos)
@@ -691,11 +775,7 @@ class Show:
     def _closing_link(self) -> TimelineLink | None:
         if not (self.settings.closing_link and self._placed) or self.talk_level == "off":
             return None
-        last = self._placed[-1]
-        _, src_end = play_range_s(last.step.track)
-        window = max(0.0, src_end - max(last.step.track.analysis.outro_start_s, 0.0) - 1.0)
-        gap = Gap(before_track=self._count, kind="closing", prev=track_facts(last.step.track),
-                  next=None, reason="", window_s=round(window, 2))  # fmt: skip
+        gap = closing_gap(self._count, self._placed[-1].step.track)
         if not self.script.wants_link(gap):
             return None
         link = self.script.commit(self.script.prepare(gap))

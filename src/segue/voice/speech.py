@@ -1,4 +1,4 @@
-"""From link text to mix-ready speech: synthesis, cache, trim, resample, level."""
+"""From link text to mix-ready speech: phrasing, synthesis, cache, trim, resample, level."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from scipy.signal import resample_poly
 from segue.config import Settings
 from segue.errors import VoiceError
 from segue.models import FloatArray, Link, Speech
+from segue.voice.phrasing import Phrase, phrases
 
 log = logging.getLogger(__name__)
 
@@ -143,13 +144,55 @@ def prepare_speech(
     return out
 
 
+def synthesize_phrased(
+    engine: SpeechEngine, text: str, cache: SpeechCache | None = None
+) -> tuple[FloatArray, int]:
+    """Speak ``text`` phrase by phrase (:mod:`segue.voice.phrasing`), paced for radio.
+
+    Each phrase is synthesized on its own (and cached), trimmed of its silences,
+    and the phrases are joined with their pauses. An engine whose ``phrased``
+    attribute is false (a remote server: one request per line, not per phrase)
+    gets the whole line at once, its titles made speakable the same way.
+    Returns mono float32 samples and their sample rate.
+
+    Raises
+    ------
+    VoiceError
+        When the engine fails on a phrase, or the text has nothing to say.
+
+    """
+    chunks: list[FloatArray] = []
+    sr = 0
+    parts = phrases(text)
+    if not parts:
+        raise VoiceError("nothing to say (empty text)")
+    if not getattr(engine, "phrased", True):
+        parts = [Phrase(text=" ".join(p.text for p in parts), pause_s=0.0)]
+    for phrase in parts:
+        raw = cache.get(engine.voice_id, phrase.text) if cache else None
+        if raw is None:
+            raw = engine.synthesize(phrase.text)
+            if cache:
+                cache.put(engine.voice_id, phrase.text, *raw)
+        samples, sr_now = raw
+        if sr and sr_now != sr:
+            raise VoiceError(f"{engine.voice_id}: sample rate changed within a line")
+        sr = sr_now
+        trimmed, _ = librosa.effects.trim(samples, top_db=40, frame_length=1024, hop_length=256)
+        chunks.append(trimmed.astype(np.float32))
+        if phrase.pause_s > 0:
+            chunks.append(np.zeros(round(phrase.pause_s * sr), dtype=np.float32))
+    joined: FloatArray = np.concatenate(chunks).astype(np.float32)
+    return joined, sr
+
+
 def speak_links(
     links: Sequence[Link],
     engine: SpeechEngine,
     settings: Settings,
     cache: SpeechCache | None = None,
 ) -> tuple[list[Speech], dict[int, str]]:
-    """Synthesize every link.
+    """Synthesize every link, phrase by phrase (:func:`synthesize_phrased`).
 
     Returns the speech for each link that worked and, for each that failed, the
     reason keyed by its ``before_track``; a failed link is dropped, the music
@@ -159,11 +202,7 @@ def speak_links(
     failures: dict[int, str] = {}
     for link in links:
         try:
-            raw = cache.get(engine.voice_id, link.text) if cache else None
-            if raw is None:
-                raw = engine.synthesize(link.text)
-                if cache:
-                    cache.put(engine.voice_id, link.text, *raw)
+            raw = synthesize_phrased(engine, link.text, cache)
             samples = prepare_speech(
                 raw[0], raw[1], out_sr=settings.sample_rate,
                 target_lufs=settings.target_lufs + settings.voice_offset_db,
