@@ -42,6 +42,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from analysis_sets import (
@@ -53,6 +55,9 @@ from analysis_sets import (
     real_tempo_set,
     synthetic_set,
 )
+from degenerate_sets import degenerate_set
+from stretch_sets import StretchItem, stretch_set
+from vocal_sets import VocalItem, vocal_set
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SYSTEMS = ("segue", "librosa", "essentia")
@@ -72,7 +77,10 @@ def _run_segue(path: str) -> dict[str, Any]:
 
     a = analyze_file(path).analysis
     return {"bpm": a.bpm, "key": a.key, "duration_s": a.duration_s,
-            "intro_end_s": a.intro_end_s, "outro_start_s": a.outro_start_s}
+            "intro_end_s": a.intro_end_s, "outro_start_s": a.outro_start_s,
+            "first_sound_s": a.first_sound_s, "last_sound_s": a.last_sound_s,
+            "bpm_confidence": a.bpm_confidence, "key_confidence": a.key_confidence,
+            "vocal_onset_s": a.vocal_onset_s, "vocal_confidence": a.vocal_confidence}
 
 
 def _run_librosa(path: str) -> dict[str, Any]:
@@ -124,6 +132,7 @@ def worker(system: str, items_file: str, out_file: str) -> None:
         res["cpu_s"] = _cpu() - start
         res["wall_s"] = time.perf_counter() - wall
         res["name"] = it["name"]
+        res["path"] = it["path"]
         rows.append(res)
     Path(out_file).write_text(json.dumps(rows))
 
@@ -147,6 +156,12 @@ def run_system(system: str, items: list[Item]) -> tuple[list[dict[str, Any]], fl
 
 # ---------------------------------------------------------------- scoring
 
+#: A vocal onset within this of the truth is a hit.
+VOCAL_HIT_S = 1.0
+#: Keys at least this confident in the original count as "confident" in the stability
+#: figures (the mixer's MIN_KEY_CONFIDENCE).
+CONFIDENT_KEY = 0.5
+
 def tempo_scores(items: list[Item], rows: list[dict[str, Any]]) -> dict[str, float]:
     """Acc1 and Acc2 in percent."""
     acc1 = acc2 = 0
@@ -166,6 +181,83 @@ def mirex(tonic: int, mode: str, key: str) -> float:
     if name not in PITCHES:
         return 0.0
     return mirex_score(tonic, mode, PITCHES.index(name), est_mode)
+
+
+def stretch_items(stretched: list[StretchItem]) -> list[Item]:
+    """The originals (once each) and their stretched copies, as worker items."""
+    originals = {s.original: s.name for s in stretched}
+    return ([Item(path=p, name=n) for p, n in originals.items()]
+            + [Item(path=s.path, name=f"{s.name} {s.engine} x{s.factor:.2f}") for s in stretched])
+
+
+def stability(stretched: list[StretchItem], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the stretched copies agree with their originals (see stretch_sets).
+
+    Cue errors are in bars of the original (4 beats at its BPM), after scaling the
+    copy's times by the factor; BPM agrees within 2 % of the original's × factor (at the
+    same metrical level); keys are compared by name, over all originals and over those
+    whose key confidence reaches CONFIDENT_KEY.
+    """
+    by_path = {r["path"]: r for r in rows}
+    cues = ("first_sound_s", "last_sound_s", "intro_end_s", "outro_start_s")
+    within: dict[str, list[bool]] = {c: [] for c in cues}
+    errors: dict[str, list[float]] = {c: [] for c in cues}
+    bpm_ok, key_same, key_conf_same, worst = [], [], [], []
+    for s in stretched:
+        o, c = by_path.get(s.original), by_path.get(s.path)
+        if not o or not c or o.get("error") or c.get("error"):
+            continue
+        bar = 240.0 / o["bpm"] if o["bpm"] > 0 else 2.0
+        for cue in cues:
+            err = abs(c[cue] * s.factor - o[cue]) / bar
+            within[cue].append(err <= 1.0)
+            errors[cue].append(err)
+            if cue == "intro_end_s" and err > 1.0:
+                worst.append(f"{s.name} {s.engine} x{s.factor:.2f}: intro end "
+                             f"{o[cue]:.1f} s → {c[cue]:.1f} s (scaled {c[cue] * s.factor:.1f})")
+        bpm_ok.append(o["bpm"] > 0 and abs(c["bpm"] / (o["bpm"] * s.factor) - 1.0) <= 0.02)
+        key_same.append(o["key"] == c["key"])
+        if o["key_confidence"] >= CONFIDENT_KEY:
+            key_conf_same.append(o["key"] == c["key"])
+
+    def pct(v: list[bool]) -> float:
+        return 100.0 * sum(v) / len(v) if v else float("nan")
+
+    out: dict[str, Any] = {f"{c}_within_bar": pct(within[c]) for c in cues}
+    out.update({f"{c}_median_bars": float(np.median(errors[c])) if errors[c] else float("nan")
+                for c in cues})
+    out.update(copies=len(bpm_ok), bpm_scaled=pct(bpm_ok), key_same=pct(key_same),
+               key_same_confident=pct(key_conf_same), confident_copies=len(key_conf_same),
+               intro_misses=worst)
+    return out
+
+
+def vocal_scores(items: list[VocalItem], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Vocal onset precision and recall (hit: within VOCAL_HIT_S), median error, by voice."""
+    hits = reported = positives = false_on_instrumental = 0
+    errors: list[float] = []
+    per_voice: dict[str, list[int]] = {}
+    for it, r in zip(items, rows, strict=True):
+        onset = r.get("vocal_onset_s") if not r.get("error") else None
+        reported += onset is not None
+        if it.onset_s is None:
+            false_on_instrumental += onset is not None
+            continue
+        positives += 1
+        hit = onset is not None and abs(onset - it.onset_s) <= VOCAL_HIT_S
+        hits += hit
+        family = (it.voice or "?").split("-")[0]
+        per_voice.setdefault(family, [0, 0])
+        per_voice[family][0] += hit
+        per_voice[family][1] += 1
+        if onset is not None:
+            errors.append(abs(onset - it.onset_s))
+    return {"precision": 100.0 * hits / reported if reported else float("nan"),
+            "recall": 100.0 * hits / positives if positives else float("nan"),
+            "median_error_s": float(np.median(errors)) if errors else float("nan"),
+            "false_on_instrumentals": false_on_instrumental,
+            "instrumentals": len(items) - positives, "positives": positives,
+            "recall_by_voice": {k: 100.0 * h / n for k, (h, n) in per_voice.items()}}
 
 
 def speed(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -195,9 +287,16 @@ def machine() -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--systems", default=",".join(SYSTEMS))
-    ap.add_argument("--sets", default="real,synthetic,midi,keys,keys-dev,keys-hard",
+    ap.add_argument("--sets", default="real,synthetic,midi,keys,keys-dev,keys-hard,degenerate,"
+                                      "stretch,vocals",
                     help="comma-separated: real, synthetic, midi, keys, keys-dev (the hard "
-                         "key set's development variant, for tuning), keys-hard (its test set)")
+                         "key set's development variant, for tuning), keys-hard (its test set), "
+                         "degenerate (no pulse, no key), stretch (real songs at 0.85x and "
+                         "1.15x), vocals (voices laid into instrumentals); the last three "
+                         "are run for segue only")
+    ap.add_argument("--out", default="analysis.json",
+                    help="results file in benchmarks/results/ (figures of systems not rerun "
+                         "are kept from it)")
     args = ap.parse_args()
     systems = [s for s in args.systems.split(",") if s]
     wanted = set(args.sets.split(","))
@@ -214,8 +313,17 @@ def main() -> int:
         sets["keys-dev"] = hard_key_set(dev=True)
     if "keys-hard" in wanted:
         sets["keys-hard"] = hard_key_set()
+    segue_only: dict[str, Any] = {}
+    if "degenerate" in wanted:
+        sets["degenerate"] = degenerate_set()
+    if "stretch" in wanted:
+        segue_only["stretch"] = stretch_set()
+        sets["stretch"] = stretch_items(segue_only["stretch"])
+    if "vocals" in wanted:
+        segue_only["vocals"] = vocal_set()
+        sets["vocals"] = [Item(path=v.path, name=v.name) for v in segue_only["vocals"]]
     report: dict[str, Any] = {"machine": machine(), "systems": {}}
-    previous = RESULTS / "analysis.json"
+    previous = RESULTS / args.out
     if previous.exists():  # keep the other systems' figures when rerunning some
         old = json.loads(previous.read_text()).get("systems", {})
         report["systems"] = {k: v for k, v in old.items() if k not in systems}
@@ -231,9 +339,11 @@ def main() -> int:
         all_rows: list[dict[str, Any]] = []
         peak = 0.0
         for name, items in sets.items():
+            if system != "segue" and name in ("degenerate", "stretch", "vocals"):
+                continue
             rows, rss = run_system(system, items)
             peak = max(peak, rss)
-            if name not in ("midi", "keys-dev"):  # speed over the same files as before
+            if name in ("real", "synthetic", "keys", "keys-hard"):  # speed: the same files
                 all_rows += rows
             entry: dict[str, Any] = {"rows": rows, "peak_rss_mb": rss, **speed(rows)}
             errors = [r["error"] for r in rows if r.get("error")]
@@ -243,6 +353,15 @@ def main() -> int:
             if name in ("keys", "keys-dev", "keys-hard"):
                 entry["mirex"] = sum(mirex(int(i.tonic or 0), str(i.mode), r.get("key", ""))
                                      for i, r in zip(items, rows, strict=True)) / len(items)
+            if name == "degenerate":
+                entry["confidences"] = {r["name"]: (r.get("bpm_confidence"),
+                                                    r.get("key_confidence")) for r in rows}
+                entry["max_bpm_confidence"] = max(r.get("bpm_confidence") or 0 for r in rows)
+                entry["max_key_confidence"] = max(r.get("key_confidence") or 0 for r in rows)
+            if name == "stretch":
+                entry["stability"] = stability(segue_only["stretch"], rows)
+            if name == "vocals":
+                entry["vocal"] = vocal_scores(segue_only["vocals"], rows)
             if name == "synthetic" and system == "segue":
                 hits = [abs(r["intro_end_s"] - float(i.intro_end_s or 0)) <= float(i.bar_s or 0)
                         and abs(r["outro_start_s"] - float(i.outro_start_s or 0))
@@ -253,7 +372,7 @@ def main() -> int:
         out["overall"] = {"peak_rss_mb": peak, **speed(all_rows)}
         report["systems"][system] = out
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "analysis.json").write_text(json.dumps(report, indent=1))
+    (RESULTS / args.out).write_text(json.dumps(report, indent=1))
     print_report(report)
     return 0
 
@@ -289,6 +408,33 @@ def print_report(report: dict[str, Any]) -> None:
     for label, set_name, key, fmt in lines:
         print(f"| {label} | " + " | ".join(cell(s, set_name, key, fmt)
                                           for s in report["systems"]) + " |")
+    print_segue_only(report["systems"].get("segue", {}))
+
+
+def print_segue_only(segue: dict[str, Any]) -> None:
+    """The honesty, stability and vocal-onset figures (segue only)."""
+    if "degenerate" in segue:
+        print("\nConfidence on material without a pulse or a key (tempo / key):")
+        for name, (bc, kc) in segue["degenerate"]["confidences"].items():
+            print(f"  {name:14s} {bc:.2f} / {kc:.2f}")
+    if "stretch" in segue:
+        st = segue["stretch"]["stability"]
+        print(f"\nStretched copies ({st['copies']}, 0.85x and 1.15x): within one bar of the "
+              "original, scaled (median error in bars):")
+        for cue in ("first_sound_s", "last_sound_s", "intro_end_s", "outro_start_s"):
+            print(f"  {cue:14s} {st[cue + '_within_bar']:5.1f} %  ({st[cue + '_median_bars']:.2f})")
+        print(f"  BPM scaled within 2 %: {st['bpm_scaled']:.1f} %; same key: {st['key_same']:.1f} %"
+              f" (confident originals, {st['confident_copies']} copies: "
+              f"{st['key_same_confident']:.1f} %)")
+        for miss in st["intro_misses"]:
+            print(f"    {miss}")
+    if "vocals" in segue:
+        v = segue["vocals"]["vocal"]
+        print(f"\nVocal onset ({v['positives']} voiced renders, {v['instrumentals']} "
+              f"instrumentals): precision {v['precision']:.1f} %, recall {v['recall']:.1f} %, "
+              f"median error {v['median_error_s']:.2f} s, onsets reported on instrumentals: "
+              f"{v['false_on_instrumentals']}; recall by voice: "
+              + ", ".join(f"{k} {r:.0f} %" for k, r in v["recall_by_voice"].items()))
 
 
 if __name__ == "__main__":

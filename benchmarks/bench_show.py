@@ -34,10 +34,8 @@ import json
 import os
 import platform
 import resource
-import socket
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -49,12 +47,21 @@ ROOT = HERE.parent
 RESULTS = HERE / "results"
 CACHE = Path(os.environ.get("SEGUE_BENCH_CACHE", Path.home() / ".cache" / "segue" / "bench"))
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(HERE))
 
 
 def rss_mb() -> float:
     """This process's resident memory now, in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    """The largest resident memory this process reached (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -189,7 +196,7 @@ def endless(hours: float) -> dict[str, Any]:
     from segue.show.engine import Show
 
     tracks = synthetic_library()
-    settings = Settings(align_by_ear=False)
+    settings = Settings()
     out = CACHE / "show-endless.mp3"
     rss: list[tuple[float, float]] = []
     quiet_run, longest_quiet = 0, 0
@@ -210,12 +217,26 @@ def endless(hours: float) -> dict[str, Any]:
         entries = list(show.log.tracks)
         rules = show._rules
     rss.append((round(show.position_s / 3600, 2), round(rss_mb(), 1)))
-    return {"hours": hours, "audio_s": round(show.position_s, 1), "wall_s": round(wall, 1),
+    return {"hours": hours, "peak_rss_mb": round(peak_rss_mb(), 1),
+            "audio_s": round(show.position_s, 1), "wall_s": round(wall, 1),
             "realtime_factor": round(show.position_s / wall, 1), "rss_mb": rss,
             "rss_growth_mb": round(rss[-1][1] - rss[1][1], 1) if len(rss) > 2 else 0.0,
             "children_peak_mb": round(peak_children_mb(), 1), "tracks": len(entries),
             **_rules_held(entries, rules.repeat_window_s),
             "longest_quiet_s": round(longest_quiet / settings.sample_rate, 2)}
+
+
+def endless_in_child(hours: float) -> dict[str, Any]:
+    """:func:`endless` in a fresh process (its RSS is then the show's, not this bench's)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "endless.json"
+        subprocess.run([sys.executable, __file__, "--hours", str(hours), "--child-endless",
+                        str(out)], check=True)  # fmt: skip
+        result: dict[str, Any] = json.loads(out.read_text())
+    return result
 
 
 def _audible(block: np.ndarray) -> bool:
@@ -250,7 +271,7 @@ def finite_vs_batch(tracks: list[Any]) -> dict[str, Any]:
     from segue.voice.engines import make_engine
     from segue.voice.speech import SpeechCache, speak_links
 
-    settings = Settings(align_by_ear=False)
+    settings = Settings()
     chosen = tracks[:20]
     plan = plan_order(chosen, settings=settings)
     voice = make_engine("pyttsx3", settings)
@@ -279,37 +300,6 @@ def finite_vs_batch(tracks: list[Any]) -> dict[str, Any]:
 # --------------------------------------------------------------------------- dead llm
 
 
-class DeadServer:
-    """A TCP server on loopback that accepts connections and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.conns: list[socket.socket] = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
-
-    def _accept(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.conns.append(conn)
-
-    def close(self) -> None:
-        self._stop.set()
-        for c in self.conns:
-            c.close()
-        self.sock.close()
-
-
 def dead_llm() -> dict[str, Any]:
     """Seconds a 12-track render costs with a dead LLM server, against the template."""
     import dataclasses
@@ -323,10 +313,11 @@ def dead_llm() -> dict[str, Any]:
     out = CACHE / "dead-llm"
     out.mkdir(parents=True, exist_ok=True)
     base = Settings(align_by_ear=False, llm_cache=False)
+    from bench_narration import DeadServer
+
     times = {}
-    server = DeadServer()
     render_set(paths, out / "warm-up.wav", settings=base)  # speech cached, code loaded
-    try:
+    with DeadServer() as server:
         for name, settings in (
             ("template", base),
             ("openai-dead", dataclasses.replace(base, narrator="openai",
@@ -340,10 +331,61 @@ def dead_llm() -> dict[str, Any]:
                                 narrator=make_narrator(settings.narrator, settings))
             times[name] = time.perf_counter() - start
             times[f"{name}_fallbacks"] = sum(1 for lk in result.timeline.links if lk.fallback)
-    finally:
-        server.close()
     return {**{k: round(v, 2) for k, v in times.items()},
             "extra_s": round(times["openai-dead"] - times["template"], 2)}
+
+
+# --------------------------------------------------------------------------- render memory
+
+#: Run in the child: segue's CLI, then this process's peak memory (VmHWM) into a file.
+_CLI_WITH_PEAK = (
+    "import atexit, sys, pathlib\n"
+    "out = sys.argv[1]\n"
+    "atexit.register(lambda: [pathlib.Path(out).write_text(ln.split()[1])\n"
+    "    for ln in open('/proc/self/status') if ln.startswith('VmHWM:')])\n"
+    "del sys.argv[1]\n"
+    "from segue.cli import app\n"
+    "app(prog_name='segue')\n"
+)
+
+
+def render_memory(minutes: list[float]) -> list[dict[str, Any]]:
+    """``segue render`` as a user runs it, an endless show of ``minutes`` over 18 hard masters.
+
+    The peak resident memory of segue's own process (its ffmpeg decoders, encoders and
+    the ear's and voice's workers are separate processes, reported apart), its
+    speed, and the decoded file's true peak.
+    """
+    import subprocess
+    import tempfile
+
+    sys.path.insert(0, str(HERE))
+    from bench_mix import hard_corpus, true_peak_dbtp
+
+    paths = [str(p) for p in hard_corpus()]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in minutes:
+            out, peak_file = Path(tmp) / f"render-{m:g}.mp3", Path(tmp) / "peak"
+            start = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            done = subprocess.run([sys.executable, "-c", _CLI_WITH_PEAK, str(peak_file), "render",
+                                   *paths, "-o", str(out), "--duration", f"{m:g}m"],
+                                  capture_output=True, text=True, check=False)  # fmt: skip
+            wall = time.perf_counter() - start
+            data = json.loads(out.with_suffix(".json").read_text())
+            rows.append({
+                "minutes": round(data["duration_s"] / 60, 1), "exit": done.returncode,
+                "tracks": len(data["tracks"]), "distinct": len({t["path"] for t in data["tracks"]}),
+                "links": len(data["links"]),
+                "peak_rss_mb": round(int(peak_file.read_text()) / 1024),
+                "children_peak_mb": round(max(before, resource.getrusage(
+                    resource.RUSAGE_CHILDREN).ru_maxrss) / 1024),
+                "x_realtime": round(data["duration_s"] / wall, 1),
+                "true_peak_dbtp": round(true_peak_dbtp(out), 2),
+            })  # fmt: skip
+            print(json.dumps(rows[-1]), file=sys.stderr)
+    return rows
 
 
 # --------------------------------------------------------------------------- main
@@ -363,7 +405,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="ttfb,skips,endless,dead-llm")
     parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--child-endless", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_endless:  # a fresh process, so its memory is the show's alone
+        args.child_endless.write_text(json.dumps(endless(args.hours)))
+        return
     os.environ.setdefault("SEGUE_CACHE_DIR", str(CACHE / "segue-cache"))
     parts = args.only.split(",")
     results: dict[str, Any] = {"machine": machine()}
@@ -379,11 +425,19 @@ def main() -> None:
         results["finite"] = r = finite_vs_batch(synthetic_library())
         print(f"finite set of {r['audio_s'] / 60:.0f} min: engine {r['engine_x']}x real time, "
               f"batch {r['batch_x']}x (batch/engine wall {r['ratio']})")
-        results["endless"] = r = endless(args.hours)
+        results["endless"] = r = endless_in_child(args.hours)
         print(f"endless {r['hours']} h: {r['realtime_factor']}x real time, {r['tracks']} tracks, "
-              f"RSS by hour {r['rss_mb']} (growth {r['rss_growth_mb']} MB), repeats in "
+              f"RSS by hour {r['rss_mb']} (growth {r['rss_growth_mb']} MB, peak "
+              f"{r['peak_rss_mb']} MB; children at most {r['children_peak_mb']} MB), repeats in "
               f"{r['window_h']} h window {r['repeats_in_window']}, artist within 3: "
               f"{r['artist_within_3']}, gaps {r['gaps']}, longest quiet {r['longest_quiet_s']} s")
+    if "render-memory" in parts:
+        results["render_memory"] = rows = render_memory([80.0, 160.0])
+        for r in rows:
+            print(f"segue render, {r['minutes']} min ({r['tracks']} tracks, {r['distinct']} "
+                  f"distinct): peak RSS {r['peak_rss_mb']} MB (children at most "
+                  f"{r['children_peak_mb']} MB), {r['x_realtime']}x real time, true peak "
+                  f"{r['true_peak_dbtp']} dBTP, exit {r['exit']}")
     if "dead-llm" in parts:
         results["dead_llm"] = r = dead_llm()
         print(f"12 tracks, dead LLM server: {r['openai-dead']:.1f} s against the template's "

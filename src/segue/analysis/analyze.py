@@ -25,7 +25,7 @@ from segue.models import FloatArray, Track, TrackAnalysis
 log = logging.getLogger(__name__)
 
 #: Bump when any analysis result would change: cached results of older versions are redone.
-ANALYZER_VERSION = "3.0"
+ANALYZER_VERSION = "3.1"
 #: Shorter audio carries too little music to mix.
 MIN_DURATION_S = 5.0
 

@@ -14,6 +14,15 @@ VII tips it to the relative major. The bass and the chords weigh where the music
 rests: the root the bass returns to, and whether the tonic triad and a major
 dominant are the ones heard most.
 
+The model's probability alone is no confidence: it was fitted on music that has a
+key, and on a sine, a drone, noise or speech it still picks one, often surely (a
+drone's harmonics spell a major triad). So the confidence is that probability times
+the evidence that there is a key at all (:func:`tonal_evidence`): the pitch content
+must change over time (a held tone or drone has no key, only a pitch), and the
+partials must keep to one semitone grid (noise and speech, whose pitch glides, do not),
+and the time-averaged chroma must look like the chosen key's scale (Temperley's
+profile of that key correlates with it).
+
 The weights are a multinomial logistic regression over the 24 keys (one weight
 vector per mode, shared by all tonics), fitted by ``benchmarks/fit_key.py`` on the
 plain FluidSynth key set and the development variant of the hard key set, regularised
@@ -47,6 +56,19 @@ PROFILES: dict[str, tuple[F64, F64]] = {
     ),
 }
 DEFAULT_PROFILE = "temperley"
+
+#: :func:`tonal_evidence`: the 90th percentile of how far a frame's chroma departs from
+#: the track's mean (1 − correlation) is below the first figure for a held tone (a sine
+#: 0.00, a drone 0.02) and above the second for music (ambient pads 0.29, most 0.7–1.1).
+CHANGE_NONE = 0.05
+CHANGE_FULL = 0.2
+#: :func:`tonal_evidence`: the chromagram's tuning strength (0–1) from no evidence to
+#: full: noise 0.01, espeak-ng speech 0.04, music 0.1–0.7 (distorted metal 0.03–0.2).
+TUNING_NONE = 0.02
+TUNING_FULL = 0.10
+#: :func:`tonal_evidence`: Temperley-profile correlation of the averaged chroma with the
+#: chosen key that counts fully; noise reads 0.06–0.11, speech < 0, most music 0.3–0.9.
+PROFILE_FULL = 0.25
 
 #: Length of :func:`key_features`: chroma (12), bass chroma (12), triad histogram (24).
 N_FEATURES = 48
@@ -164,12 +186,45 @@ def key_logits(features: F64, *, major_weights: F64 = MAJOR_WEIGHTS,
     return out
 
 
+def pitch_change(chroma: Chromagram) -> float:
+    """How much the pitch content moves over time (0 for one held sound).
+
+    The 90th percentile of 1 − correlation between each tonal frame's chroma and the
+    mean chroma.
+    """
+    pitch = chroma.pitch.astype(np.float64)
+    pitch = pitch[pitch.max(axis=1) > 0] if len(pitch) else pitch
+    if len(pitch) < 2:
+        return 0.0
+    centred = pitch - pitch.mean(axis=1, keepdims=True)
+    mean = centred.mean(axis=0)
+    norms = np.linalg.norm(centred, axis=1) * np.linalg.norm(mean)
+    corr = np.where(norms > 1e-12, centred @ mean / np.maximum(norms, 1e-12), 1.0)
+    return float(np.percentile(1.0 - corr, 90))
+
+
+def tonal_evidence(chroma: Chromagram, features: F64, best: int) -> float:
+    """0–1 evidence that there is a key to find, for the key with index ``best``.
+
+    The product of three ramps: :func:`pitch_change` from :data:`CHANGE_NONE` to
+    :data:`CHANGE_FULL` (a held tone, a drone: 0); the chromagram's tuning strength from
+    :data:`TUNING_NONE` to :data:`TUNING_FULL` (noise, speech: 0); and the Pearson
+    correlation of the averaged chroma (``features[0:12]``) with Temperley's profile of
+    the key, from 0 to :data:`PROFILE_FULL`.
+    """
+    change = (pitch_change(chroma) - CHANGE_NONE) / (CHANGE_FULL - CHANGE_NONE)
+    tuning = (chroma.tuning_strength - TUNING_NONE) / (TUNING_FULL - TUNING_NONE)
+    profile = key_scores(features[0:12])[best] / PROFILE_FULL
+    return float(np.prod(np.clip([change, tuning, profile], 0.0, 1.0)))
+
+
 def estimate_key(chroma: Chromagram) -> KeyEstimate:
     """Key and mode of a chromagram (see :func:`key_features`, :func:`key_logits`).
 
-    The confidence is the softmax probability of the best of the 24 keys: near 1
-    when one key clearly wins, about 0.5 when two keys tie (e.g. relative keys),
-    0 when there is nothing tonal to go by (then the answer is C major).
+    The confidence is the softmax probability of the best of the 24 keys (near 1
+    when one key clearly wins, about 0.5 when two keys tie, e.g. relative keys) times
+    :func:`tonal_evidence`; 0 when there is nothing tonal to go by (then the answer is
+    C major).
     """
     features = key_features(chroma)
     if not np.any(features[0:12] > 0):
@@ -177,7 +232,7 @@ def estimate_key(chroma: Chromagram) -> KeyEstimate:
     logits = key_logits(features)
     best = int(np.argmax(logits))
     weights = np.exp(logits - logits[best])
-    confidence = float(1.0 / weights.sum())
+    confidence = float(1.0 / weights.sum()) * tonal_evidence(chroma, features, best)
     tonic, mode = best % 12, ("major" if best < 12 else "minor")
     return KeyEstimate(
         tonic=tonic,

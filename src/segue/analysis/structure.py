@@ -35,6 +35,13 @@ ARRIVAL_DROP_DB = 3.0
 NOVELTY_THRESHOLD = 0.3
 #: A boundary where the level steps up (intro) or down (outro) at least this much wins.
 MIN_ARRIVAL_GAIN_DB = 1.5
+#: Voice onset decision (see :func:`vocal_onset`): the windows compared before and after
+#: a candidate, the music needed before one, and the thresholds on the voice score's
+#: step and on its level after (logits), chosen by ``benchmarks/fit_vocal.py``.
+VOICE_WINDOW_S = 8.0
+VOICE_LEAD_S = 4.0
+VOICE_STEP = 1.25
+VOICE_LEVEL = 0.0
 
 
 @dataclass(frozen=True)
@@ -116,47 +123,158 @@ def _peaks(values: F64, threshold: float) -> npt.NDArray[np.intp]:
     return out
 
 
-def vocal_onset(frames: Frames, first_s: float, last_s: float) -> tuple[float | None, float]:
-    """Where a voice probably enters, and a 0–1 confidence (``None``, 0 when unsure).
+#: Voice evidence is gathered in blocks of this length.
+VOICE_BLOCK_S = 0.5
+#: A band's frame pair counts as aligned partials at this correlation of the moved
+#: spectrum (noise and drum hits align worse); a band counts in a block when at least
+#: :data:`VOICE_TONAL_SHARE` of its pairs do.
+VOICE_TONAL_CORR = 0.8
+VOICE_TONAL_SHARE = 0.5
+#: A partial "moves" from one frame to the next by at least this much, in cents.
+VOICE_MOTION_CENTS = 10.0
+#: How many of the most active voice bands make a block's glide features.
+VOICE_TOP_BANDS = 3
+#: Mel bands of the formant features: F1/F2 (syllables) and F3 plus fricatives.
+FORMANT_HZ = (800.0, 3000.0)
+SIBILANT_HZ = (3000.0, 5000.0)
+#: Names of :func:`voice_features`, in order (``rel_``: above the track's own 25th
+#: percentile, so a texture that glides or flickers all along does not count).
+VOICE_FEATURES = ("glide", "moving", "formant_flicker", "sibilant_flicker", "mid_flux_share",
+                  "rel_glide", "rel_moving", "rel_formant_flicker", "rel_sibilant_flicker",
+                  "level_db")
+#: Logistic-regression weights of :data:`VOICE_FEATURES` and the bias, fitted by
+#: ``benchmarks/fit_vocal.py`` on the vocal benchmark set.
+VOICE_WEIGHTS = np.array([0.4486, 12.2, 0.2787, -0.3417, -1.859, -0.3178, -4.928, -0.2476,
+                          0.1586, 0.008284])
+VOICE_BIAS = -0.09962
 
-    A heuristic without a model: a voice adds sustained, harmonic energy in the
-    300–3000 Hz band. The log-mel spectrum is smoothed along time (a 0.5 s median
-    keeps sustained tones, drops drum hits); the band's excess over the rest of the
-    spectrum is compared with its level over the first 10 % of the song. The onset
-    is the first moment, at least 2 s in, that the excess rises 4 dB above the intro
-    level and holds for 4 s; the confidence grows with the rise (4 dB: 0.2, 10 dB or
-    more: 0.6): without a voice model it never claims certainty.
+
+def _blocks(values: F64, step: int) -> F64:
+    """``values`` (frames, ...) cut into whole blocks of ``step`` frames: (blocks, step, ...)."""
+    n = len(values) // step
+    out: F64 = values[: n * step].reshape(n, step, *values.shape[1:])
+    return out
+
+
+def _glide_blocks(frames: Frames, step: int) -> tuple[F64, F64]:
+    """Per block, the partials' sustained glide (cents per frame) and moving share.
+
+    Each is the mean of the :data:`VOICE_TOP_BANDS` most active voice bands; the
+    moving share is that of frame pairs whose partials keep moving. A vibrato or an
+    intonation contour moves the same way for several frames in a row, so the product
+    of consecutive movements is positive; the estimation noise of held notes averages
+    to about 0. Only frame pairs whose spectra align well count.
     """
-    fps = frames.fps
-    mel = frames.mel_db.astype(np.float64)
-    if len(mel) < 10 * fps:
-        return None, 0.0
-    # Mel band centres: recompute from the same layout as the front end.
-    n_mels = mel.shape[1]
-    edges = np.linspace(2595 * np.log10(1 + 30 / 700), 2595 * np.log10(1 + 5000 / 700), n_mels + 2)
+    cents = frames.glide_cents.astype(np.float64)
+    tonal = frames.glide_corr >= VOICE_TONAL_CORR
+    pair = np.concatenate([tonal[1:] & tonal[:-1], np.zeros((1, tonal.shape[1]), bool)])
+    product = np.concatenate([cents[1:] * cents[:-1], np.zeros((1, cents.shape[1]))])
+    product = np.where(pair, product, 0.0)
+    moving = np.where(pair, product >= VOICE_MOTION_CENTS**2, False).astype(np.float64)
+    count = _blocks(pair.astype(np.float64), step).sum(axis=1)
+    enough = count >= VOICE_TONAL_SHARE * step
+    glide = np.sqrt(np.maximum(_blocks(product, step).sum(axis=1) / np.maximum(count, 1), 0.0))
+    share = _blocks(moving, step).sum(axis=1) / np.maximum(count, 1)
+    glide, share = np.where(enough, glide, 0.0), np.where(enough, share, 0.0)
+    top = VOICE_TOP_BANDS
+    return (np.sort(glide, axis=1)[:, -top:].mean(axis=1),
+            np.sort(share, axis=1)[:, -top:].mean(axis=1))
+
+
+def _flicker(frames: Frames, step: int, band_hz: tuple[float, float]) -> F64:
+    """Per block, how much the log-mel energy in ``band_hz`` flickers frame to frame (dB).
+
+    Syllables and consonants come and go several times a second, pads and chords do not.
+    """
+    n_mels = frames.mel_db.shape[1]
+    edges = np.linspace(2595 * np.log10(1 + 30 / 700), 2595 * np.log10(1 + 5000 / 700),
+                        n_mels + 2)
     centres = 700 * (10 ** (edges[1:-1] / 2595) - 1)
-    band = (centres >= 300) & (centres <= 3000)
-    step = max(1, round(0.25 * fps))
-    n = len(mel) // step
-    coarse = mel[: n * step].reshape(n, step, n_mels)
-    sustained = np.median(coarse, axis=1)  # drums are short: the median ignores them
-    excess = sustained[:, band].mean(axis=1) - sustained[:, ~band].mean(axis=1)
-    times = np.arange(n) * step / fps
-    inside = (times >= first_s) & (times <= last_s)
-    if inside.sum() < 20:
+    band = (centres >= band_hz[0]) & (centres <= band_hz[1])
+    energy = frames.mel_db[:, band].astype(np.float64).mean(axis=1)
+    out: F64 = _blocks(np.abs(np.diff(energy, prepend=energy[:1])), step).mean(axis=1)
+    return out
+
+
+def voice_features(frames: Frames) -> tuple[F64, F64]:
+    """Evidence of a voice per :data:`VOICE_BLOCK_S` block: ``(times_s, features)``.
+
+    ``features`` has shape ``(blocks, len(VOICE_FEATURES))``, in the order of
+    :data:`VOICE_FEATURES`: the partials' glide and moving share
+    (:func:`_glide_blocks`, from the fluctogram of
+    :func:`segue.analysis.spectral.partial_glides`), the flicker of the formant and
+    sibilant bands (:func:`_flicker`), the mid band's share of the onset strength, the
+    first four again above the track's own 25th percentile, and the block's level
+    against the track's median (dB).
+    """
+    step = max(2, round(VOICE_BLOCK_S * frames.fps))
+    n = len(frames.onset) // step
+    if n == 0 or frames.glide_cents.shape[1] < VOICE_TOP_BANDS:
+        return np.zeros(0), np.zeros((0, len(VOICE_FEATURES)))
+    glide, moving = _glide_blocks(frames, step)
+    formant = _flicker(frames, step, FORMANT_HZ)
+    sibilant = _flicker(frames, step, SIBILANT_HZ)
+    onset = _blocks(frames.onset.astype(np.float64), step).mean(axis=1)
+    mid = _blocks(frames.onset_mid.astype(np.float64), step).mean(axis=1)
+    level = _blocks(frames.rms_db.astype(np.float64), step).mean(axis=1)
+    audible = level > SILENCE_DB
+    base = audible if audible.any() else np.ones(n, bool)
+    raw = np.stack([glide, moving, formant, sibilant])
+    rel = raw - np.percentile(raw[:, base], 25, axis=1, keepdims=True)
+    table = np.column_stack([raw.T, mid / np.maximum(onset, 1e-6), rel.T,
+                             level - float(np.median(level[base]))])
+    times: F64 = np.arange(n) * step / frames.fps
+    return times, table
+
+
+def voice_probability(frames: Frames) -> tuple[F64, F64]:
+    """P(a voice sounds) per block: ``(times_s, probability)``.
+
+    A logistic model over :func:`voice_features` (:data:`VOICE_WEIGHTS`,
+    :data:`VOICE_BIAS`).
+    """
+    times, table = voice_features(frames)
+    prob: F64 = 1.0 / (1.0 + np.exp(-(table @ VOICE_WEIGHTS + VOICE_BIAS)))
+    return times, prob
+
+
+def vocal_onset(frames: Frames, first_s: float, last_s: float) -> tuple[float | None, float]:
+    """Where a voice (sung or spoken) enters, and a 0–1 confidence (``None``, 0: none).
+
+    A change point in the voice evidence: the block after which the model's voice
+    score (the logit of :func:`voice_probability`) is highest, on average over the next
+    :data:`VOICE_WINDOW_S`, relative to the :data:`VOICE_WINDOW_S` before it (at least
+    :data:`VOICE_LEAD_S` of music first). Textures that glide all along (chorused pads,
+    distorted guitars) raise both sides alike; a voice that enters raises only the
+    second. It is reported when that step reaches :data:`VOICE_STEP` and the score
+    after it is at least :data:`VOICE_LEVEL`; the confidence is the step over twice
+    :data:`VOICE_STEP` (0.5 at the threshold, 1 from twice it).
+    """
+    times, table = voice_features(frames)
+    return onset_from_scores(times, table @ VOICE_WEIGHTS + VOICE_BIAS, first_s, last_s)
+
+
+def onset_from_scores(times: F64, scores: F64, first_s: float, last_s: float
+                      ) -> tuple[float | None, float]:
+    """The decision of :func:`vocal_onset` on given per-block voice scores (logits)."""
+    per_s = 1.0 / VOICE_BLOCK_S
+    window = round(VOICE_WINDOW_S * per_s)
+    lead = round(VOICE_LEAD_S * per_s)
+    inside = np.flatnonzero((times >= first_s) & (times <= last_s))
+    if len(inside) < lead + window:
         return None, 0.0
-    idx = np.flatnonzero(inside)
-    intro = idx[: max(4, len(idx) // 10)]
-    base = float(np.median(excess[intro]))
-    hold = max(1, round(4.0 / (step / fps)))
-    above = (excess[idx] > base + 4.0) & (times[idx] >= first_s + 2.0)
-    run = np.convolve(above.astype(float), np.ones(hold), mode="valid") >= hold
-    if not run.any():
+    v = scores[inside[0] : inside[-1] + 1]
+    cums = np.concatenate([[0.0], np.cumsum(v)])
+    ks = np.arange(lead, len(v) - window + 1)
+    after = (cums[ks + window] - cums[ks]) / window
+    starts = np.maximum(0, ks - window)
+    before = (cums[ks] - cums[starts]) / (ks - starts)
+    step = after - before
+    best = int(np.argmax(step))
+    if step[best] < VOICE_STEP or after[best] < VOICE_LEVEL:
         return None, 0.0
-    k = idx[int(np.argmax(run))]
-    rise = float(np.median(excess[k : k + hold]) - base)
-    confidence = float(np.clip(0.2 + (rise - 4.0) * 0.066, 0.0, 0.6))
-    return round(float(times[k]), 3), round(confidence, 2)
+    onset = float(times[inside[0] + ks[best]])
+    return round(onset, 2), round(float(np.clip(step[best] / (2 * VOICE_STEP), 0.0, 1.0)), 2)
 
 
 def find_cues(

@@ -26,6 +26,12 @@
 5. **Downbeats**: 4/4 is assumed; the bar phase is the one of the four whose beats
    carry the most low-band onset energy and harmonic change (chords and kicks land
    on the one).
+6. **Confidence**: is there a pulse at all? In every 24 s window the onset envelope
+   is folded on the beat period (16 phase bins) and a one-way analysis of variance
+   asks whether onset strength depends on the phase: its F ratio is about 1 when it
+   does not (noise, speech, a sine, a drone: their periodicity peaks are chance) and
+   10–100 on music with a beat (:func:`pulse_f_ratio`). The confidence is that
+   evidence (:func:`pulse_strength`) times how clearly the octave decision won.
 """
 
 from __future__ import annotations
@@ -50,6 +56,19 @@ _FAMILY = (1 / 3, 1 / 2, 2 / 3, 1.0, 3 / 2, 2.0, 3.0)
 #: The tatum is the fastest periodicity peak at least this share of the strongest one.
 _TATUM_SHARE = 0.5
 _TATUM_MAX_BPM = 1000.0
+#: Phase bins of the folded onset envelope in :func:`pulse_f_ratio`.
+_PULSE_BINS = 16
+#: Local tempo drift allowed per window in :func:`pulse_f_ratio` (relative, each side).
+_PULSE_DRIFT = 0.03
+#: F ratios of no pulse at all (chance, the best of 7 periods kept) and of a clear one;
+#: :func:`pulse_strength` maps between them on a log scale. Measured: white and pink
+#: noise 1.7–1.9, espeak-ng speech 2.6, a 220 Hz sine 1.3; music with a beat 10–100.
+PULSE_F_NONE = 2.5
+PULSE_F_CLEAR = 10.0
+#: Mean onset strength (dB per frame, audible frames) below which nothing moves: a sine
+#: or a drone, whose envelope is rounding noise however periodic it looks (music: 0.3–1.5).
+ONSET_ACTIVITY_NONE_DB = 0.05
+ONSET_ACTIVITY_FULL_DB = 0.2
 #: Weights of the candidate features, in the order of :func:`candidate_features`,
 #: fitted by ``benchmarks/fit_tempo.py`` on the synthetic and MIDI sets only (the real
 #: Frets on Fire set is the held-out test).
@@ -290,6 +309,70 @@ def track_beats(onset: F32, fps: float, bpm: float) -> F64:
     return out
 
 
+def _folded_f(segment: F64, period: float) -> float:
+    """One-way ANOVA F ratio of ``segment`` grouped by beat phase (period in frames)."""
+    phase = ((np.arange(len(segment)) / period) % 1.0 * _PULSE_BINS).astype(np.intp)
+    counts = np.bincount(phase, minlength=_PULSE_BINS)
+    if np.any(counts < 2):
+        return 0.0
+    means = np.bincount(phase, segment, minlength=_PULSE_BINS) / counts
+    between = float((counts * (means - segment.mean()) ** 2).sum()) / (_PULSE_BINS - 1)
+    within = float(((segment - means[phase]) ** 2).sum()) / (len(segment) - _PULSE_BINS)
+    return between / within if within > 1e-18 else 0.0
+
+
+def pulse_f_ratio(onset: F32, fps: float, bpm: float) -> float:
+    """How much onset strength depends on the phase of a beat at ``bpm``: an F ratio.
+
+    The envelope is cut into 24 s windows (every 6 s); in each, frames are grouped by
+    their phase within the beat (16 bins) and the variance of the group means is
+    compared with the variance inside the groups (one-way analysis of variance). The
+    period may drift by ±3 % from window to window (the best of 7 is kept), so a
+    played tempo that breathes still counts. Returns the median over windows: about 1
+    when onsets do not follow the beat (noise, speech), far above when they do; the
+    phase of the grid does not matter.
+    """
+    if bpm <= 0 or len(onset) < 2 * _PULSE_BINS:
+        return 0.0
+    o = onset.astype(np.float64)
+    win = min(len(o), round(_ACF_WINDOW_S * fps))
+    hop = max(1, round(_ACF_HOP_S * fps))
+    period = 60.0 * fps / bpm
+    periods = period * (1.0 + np.linspace(-_PULSE_DRIFT, _PULSE_DRIFT, 7))
+    ratios = [max(_folded_f(o[s : s + win], p) for p in periods)
+              for s in range(0, len(o) - win + 1, hop)]
+    return float(np.median(ratios)) if ratios else 0.0
+
+
+def pulse_strength(f_ratio: float, activity_db: float = 1.0) -> float:
+    """0–1 evidence of a pulse.
+
+    Parameters
+    ----------
+    f_ratio : :func:`pulse_f_ratio`; 0 up to :data:`PULSE_F_NONE`, 1 from
+        :data:`PULSE_F_CLEAR`, log-linear between.
+    activity_db : mean onset strength of the audible frames (dB per frame); below
+        :data:`ONSET_ACTIVITY_NONE_DB` nothing moves and there is no pulse, from
+        :data:`ONSET_ACTIVITY_FULL_DB` it does not matter.
+
+    """
+    if f_ratio <= PULSE_F_NONE:
+        return 0.0
+    folded = min(1.0, np.log(f_ratio / PULSE_F_NONE) / np.log(PULSE_F_CLEAR / PULSE_F_NONE))
+    moving = np.clip((activity_db - ONSET_ACTIVITY_NONE_DB)
+                     / (ONSET_ACTIVITY_FULL_DB - ONSET_ACTIVITY_NONE_DB), 0.0, 1.0)
+    return float(folded * moving)
+
+
+def _activity_db(onset: F32) -> float:
+    """Mean onset strength (dB per frame) over the frames where anything changes at all.
+
+    Leading and trailing stillness (exact zeros) is left out so padding does not dilute it.
+    """
+    moving = onset[onset > 0]
+    return float(moving.mean()) if len(moving) else 0.0
+
+
 def _phase_evidence(onset: F32, onset_low: F32 | None) -> F32:
     """Where the grid is phased: full-band and low-band onsets, equally weighted.
 
@@ -350,7 +433,8 @@ def estimate_tempo(onset: F32, fps: float, *, onset_low: F32 | None = None,
     beats = track_beats(_phase_evidence(onset, onset_low), fps, bpm)
     phase = downbeat_phase(beats, onset if accent is None else accent)
     times = beats / fps
-    confidence = float(np.clip(np.sqrt(clarity * 2.0) * (0.5 + 0.5 * margin), 0.0, 1.0))
+    pulse = pulse_strength(pulse_f_ratio(onset, fps, bpm), _activity_db(onset))
+    confidence = float(np.clip(pulse * (0.5 + 0.5 * margin), 0.0, 1.0))
     return TempoEstimate(
         bpm=round(float(bpm), 2),
         confidence=round(confidence, 3),

@@ -46,8 +46,8 @@ LlmModelOpt = Annotated[
 ]
 VoiceOpt = Annotated[
     str | None,
-    typer.Option("--voice", help="Text-to-speech: pyttsx3, piper or openai "
-                 "(default: SEGUE_VOICE_ENGINE, else pyttsx3)."),
+    typer.Option("--voice", help="Text-to-speech: auto (piper when installed, else "
+                 "espeak-ng), pyttsx3, piper or openai (default: SEGUE_VOICE_ENGINE, else auto)."),
 ]  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from segue.cli import app, err, fail, skipped
+from segue.cli.options import LlmBaseUrlOpt, LlmModelOpt, NarratorOpt, PromptsOpt
 from segue.config import Settings
 from segue.errors import InputError, SegueError
 from segue.listener import load_listener
@@ -57,20 +58,9 @@ prompts_app = typer.Typer(
 app.add_typer(prompts_app, name="prompts")
 out = Console()
 
-PromptsDir = Annotated[
-    Path | None,
-    typer.Option("--prompts", help="Prompts folder (default: SEGUE_PROMPTS_DIR or ./prompts)."),
-]
-NarratorOpt = Annotated[
-    str | None,
-    typer.Option("--narrator", help=f"Backend: {', '.join(NARRATORS)} (default: SEGUE_NARRATOR)."),
-]
-BaseUrlOpt = Annotated[
-    str | None, typer.Option("--llm-base-url", help="OpenAI-compatible server URL.")
-]
-ModelOpt = Annotated[
-    str | None, typer.Option("--llm-model", help="Model name (openai) or GGUF path (local).")
-]
+PromptsDir = PromptsOpt
+BaseUrlOpt = LlmBaseUrlOpt
+ModelOpt = LlmModelOpt
 CasesOpt = Annotated[
     Path | None, typer.Option("--cases", help="Folder of case files (default: PROMPTS/cases).")
 ]

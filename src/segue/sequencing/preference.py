@@ -228,14 +228,13 @@ class PreferenceModel:
         return self._refit()
 
     def _refit(self) -> PreferenceModel:
-        from sklearn.linear_model import LogisticRegression
-
         data = self.labelled
         x = _matrix([e.terms for e in data])
         y = np.array([bool(e.label) for e in data])
         if len(data) == 0 or y.all() or not y.any():
             self.coef_, self.intercept_, self._estimator = {}, 0.0, None
             return self
+        from sklearn.linear_model import LogisticRegression  # 90 MB: only when there is a fit
         if self._estimator is None:
             self._estimator = LogisticRegression(C=self.c, warm_start=True, max_iter=1000)
         self._estimator.fit(x, y)

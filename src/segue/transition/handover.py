@@ -21,7 +21,7 @@ from segue.transition.cues import (
     play_range_s,
     post_s,
 )
-from segue.transition.refine import refine_by_ear
+from segue.transition.listener_process import listen as listen_in_worker
 
 #: Most a talk-up may begin before its track starts, over the previous outro.
 MAX_LEAD_IN_S = 6.0
@@ -64,7 +64,8 @@ def decide_handover(
     """Decide the transition from ``prev`` into ``nxt`` and the talk window before ``nxt``.
 
     ``listen`` (default: ``settings.align_by_ear``) refines a beatmatch by ear,
-    which decodes a few seconds of both files; without it the decision is pure.
+    which decodes a few seconds of both files (in the ear's worker process, see
+    :mod:`segue.transition.listener_process`); without it the decision is pure.
     """
     post = post_s(nxt, settings)
     if prev is None:
@@ -73,7 +74,7 @@ def decide_handover(
     cue = plan_transition(prev, nxt, settings)
     listened = settings.align_by_ear if listen is None else listen
     if listened and cue.kind == "beatmatch":
-        cue = refine_by_ear(prev, nxt, cue)
+        cue = listen_in_worker(prev, nxt, cue)
     lead = lead_in_s(prev, cue)
     window = round(lead + intro_window_s(nxt, settings), 2)
     return Handover(cue=cue, post_source_s=post, lead_in_s=lead, window_s=window,

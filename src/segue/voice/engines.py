@@ -181,7 +181,11 @@ def _pyttsx3(settings: Settings, language: str) -> SpeechEngine:
 def _piper(settings: Settings, language: str) -> SpeechEngine:
     if language and not language.startswith("en") and not settings.voice_id:
         log.warning("the bundled piper voice speaks English, not %r", language)
-    return PiperEngine(model=settings.voice_id, rate_wpm=settings.voice_rate_wpm)
+    from segue.voice.piper_process import PiperProcessEngine
+
+    # In a worker process: the show's process stays small and keeps going if piper fails.
+    return PiperProcessEngine(model=settings.voice_id, rate_wpm=settings.voice_rate_wpm,
+                              timeout_s=settings.tts_timeout_s)  # fmt: skip
 
 
 def _openai(settings: Settings, language: str) -> SpeechEngine:

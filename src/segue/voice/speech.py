@@ -9,7 +9,6 @@ from math import gcd
 from pathlib import Path
 from typing import Protocol
 
-import librosa
 import numpy as np
 import pyloudnorm
 import soundfile as sf
@@ -73,6 +72,36 @@ class SpeechCache:
             log.warning("speech cache not written (%s)", exc)
 
 
+def trim_silence(samples: FloatArray, *, top_db: float = 40.0, frame: int = 1024,
+                 hop: int = 256) -> FloatArray:  # fmt: skip
+    """``samples`` without the silence before the first and after the last sound.
+
+    Frames (``frame`` samples every ``hop``, centred) whose RMS is more than
+    ``top_db`` below the loudest frame's are silence; what lies between the first
+    and the last other frame is kept. Empty when everything is silent.
+
+    Parameters
+    ----------
+    samples : mono audio.
+    top_db : how far below the loudest frame (dB) a frame counts as silent.
+    frame, hop : frame length and step in samples.
+    """
+    if len(samples) == 0:
+        return samples
+    padded = np.pad(samples.astype(np.float64), frame // 2)
+    count = 1 + (len(padded) - frame) // hop if len(padded) >= frame else 1
+    windows = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop][:count]
+    rms = np.sqrt(np.mean(windows**2, axis=1)) if len(windows) else np.zeros(1)
+    loudest = float(rms.max()) if len(rms) else 0.0
+    if loudest <= 0.0:
+        return samples[:0]
+    sounding = np.flatnonzero(20 * np.log10(np.maximum(rms, 1e-20) / loudest) > -top_db)
+    start = int(sounding[0]) * hop
+    end = min(len(samples), (int(sounding[-1]) + 1) * hop)
+    out: FloatArray = samples[start:end]
+    return out
+
+
 def compress(
     samples: FloatArray, sr: int, *, threshold_db: float, ratio: float, window_s: float = 0.01
 ) -> FloatArray:
@@ -118,7 +147,7 @@ def prepare_speech(
     threshold_db, ratio : the compressor's settings, applied after the speech is
         levelled to −20 dBFS RMS (see :func:`compress`).
     """
-    trimmed, _ = librosa.effects.trim(samples, top_db=40, frame_length=1024, hop_length=256)
+    trimmed = trim_silence(samples)
     if len(trimmed) == 0:
         raise VoiceError("speech is silent after trimming")
     if sr != out_sr:
@@ -178,7 +207,7 @@ def synthesize_phrased(
         if sr and sr_now != sr:
             raise VoiceError(f"{engine.voice_id}: sample rate changed within a line")
         sr = sr_now
-        trimmed, _ = librosa.effects.trim(samples, top_db=40, frame_length=1024, hop_length=256)
+        trimmed = trim_silence(samples)
         chunks.append(trimmed.astype(np.float32))
         if phrase.pause_s > 0:
             chunks.append(np.zeros(round(phrase.pause_s * sr), dtype=np.float32))

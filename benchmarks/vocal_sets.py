@@ -1,0 +1,199 @@
+"""Vocal-onset benchmark set: real instrumentals with a voice laid in at a known time.
+
+Every instrumental is used twice: alone (a reported onset is a false positive) and with
+a voice entering at a known second (an onset within 1 s of it is a hit). Instrumentals
+(first 90 s of each): the *Endgame: Singularity* soundtrack (electronic, ambient),
+Colobot's music (electronic), eight orchestral Wesnoth tracks (strings with vibrato:
+the hardest test for false positives) and the Frets on Fire songs (metal, lead guitar
+with bends; their stems carry no sung vocals), plus four synthetic tracks
+(``tests/synthetic.py``). Voices, cycled:
+
+- **speech**: espeak-ng reading prose, in five voices (en, en-us, de, fr, es);
+- **sung**: :func:`synthetic.sung_voice`, a source-filter singer with vibrato, male and
+  female ranges;
+- **choir**: a FluidSynth melody on the FluidR3 "Choir Aahs", "Voice Oohs" and "Synth
+  Voice" patches, with vibrato from the modulation wheel.
+
+The voice is placed 10–45 s in (seeded), at 0 to −6 dB against the instrumental's RMS
+(measured over the voice's active samples), and plays to the end. Built once under
+``~/.cache/segue/bench/vocals``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from analysis_sets import cache_dir, ensure_fluidsynth, real_tempo_set, soundfont
+from debian_music import fetch
+
+log = logging.getLogger(__name__)
+
+SR = 44100
+SECONDS = 90.0
+WESNOTH = ("battle-epic", "breaking_the_chains", "elvish-theme", "heroes_rite",
+           "into_the_shadows", "legends_of_the_north", "loyalists", "northerners")
+SPEECH_VOICES = ("en", "en-us", "de", "fr", "es")
+PROSE = {
+    "en": "The river ran quietly past the old mill, and nobody in the village could say "
+          "when the wheel had last turned. Some said it was the winter of the great storm; "
+          "others remembered a summer, a wedding, a horse that would not cross the bridge.",
+    "de": "Der Fluss floss still an der alten Mühle vorbei, und niemand im Dorf wusste, "
+          "wann sich das Rad zuletzt gedreht hatte. Manche sagten, es sei im Winter des "
+          "großen Sturms gewesen, andere erinnerten sich an einen Sommer und eine Hochzeit.",
+    "fr": "La rivière passait doucement devant le vieux moulin, et personne au village ne "
+          "savait quand la roue avait tourné pour la dernière fois. Certains parlaient de "
+          "l'hiver de la grande tempête, d'autres d'un été, d'un mariage, d'un cheval.",
+    "es": "El río pasaba despacio junto al viejo molino, y nadie en el pueblo sabía cuándo "
+          "había girado la rueda por última vez. Unos hablaban del invierno de la gran "
+          "tormenta; otros recordaban un verano, una boda, un caballo que no cruzaba.",
+}
+CHOIR_PROGRAMS = (52, 53, 54)
+#: An instrumental must last this long after the voice enters, else it is left out.
+MIN_VOICED_S = 20.0
+
+
+@dataclass(frozen=True)
+class VocalItem:
+    """A render and its truth: ``onset_s`` is ``None`` for an instrumental alone."""
+
+    path: str
+    name: str
+    onset_s: float | None
+    voice: str | None
+
+
+def instrumentals() -> list[tuple[str, Path]]:
+    """(name, path) of every instrumental source."""
+    found: list[tuple[str, Path]] = []
+    sing = fetch("singularity-music")
+    found += [(f"singularity/{p.stem}", p) for p in sorted(sing.rglob("*.ogg"))]
+    colobot = fetch("colobot-common-sounds")
+    found += [(f"colobot/{p.stem}", p) for p in sorted(colobot.rglob("music/*.ogg"))]
+    wesnoth = fetch("wesnoth-1.16-music")
+    for stem in WESNOTH:
+        found += [(f"wesnoth/{stem}", p) for p in sorted(wesnoth.rglob(f"{stem}.ogg"))][:1]
+    found += [(f"fof/{Path(i.path).stem.removesuffix('_x1.0')}", Path(i.path))
+              for i in real_tempo_set(stretches=(1.0,))]
+    return found
+
+
+def _decode(path: Path, seconds: float) -> np.ndarray:
+    """The first ``seconds`` of ``path`` as float32 stereo ``(n, 2)`` at 44.1 kHz."""
+    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-t",
+                          f"{seconds}", "-f", "f32le", "-ac", "2", "-ar", str(SR), "-"],
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(out, dtype=np.float32).reshape(-1, 2).copy()
+
+
+def _speech(voice: str, tmp: Path) -> np.ndarray:
+    text = PROSE[voice.split("-")[0]]
+    wav = tmp / f"speech_{voice}.wav"
+    subprocess.run(["espeak-ng", "-v", voice, "-w", str(wav), f"{text} {text} {text}"],
+                   check=True, capture_output=True)
+    return _decode(wav, 600.0).mean(axis=1)
+
+
+def _choir(program: int, seed: int, tmp: Path, seconds: float) -> np.ndarray:
+    """A slow melody (one note every 0.5–1.5 s, A minor) on a GM voice patch with vibrato."""
+    import mido
+
+    rng = random.Random(seed)
+    mid = mido.MidiFile(ticks_per_beat=480)
+    tr = mido.MidiTrack()
+    mid.tracks.append(tr)
+    tr.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(60), time=0))
+    tr.append(mido.Message("program_change", program=program, time=0))
+    tr.append(mido.Message("control_change", control=1, value=90, time=0))  # vibrato depth
+    scale = (57, 59, 60, 62, 64, 65, 67, 69, 71, 72)
+    t = 0.0
+    while t < seconds:
+        length = rng.uniform(0.5, 1.5)
+        note = rng.choice(scale)
+        tr.append(mido.Message("note_on", note=note, velocity=100, time=0))
+        tr.append(mido.Message("note_off", note=note, time=round(length * 480)))
+        t += length
+    path = tmp / f"choir_{program}_{seed}.mid"
+    mid.save(str(path))
+    wav = tmp / f"choir_{program}_{seed}.wav"
+    subprocess.run([ensure_fluidsynth(), "-ni", "-q", "-g", "0.8", "-r", str(SR), "-F", str(wav),
+                    str(soundfont()), str(path)], check=True, capture_output=True)
+    return _decode(wav, seconds).mean(axis=1)
+
+
+def _voice(kind: int, seed: int, tmp: Path) -> tuple[str, np.ndarray]:
+    """The ``kind``-th voice of the cycle (speech, sung, choir), mono, at least 90 s."""
+    from synthetic import sung_voice
+
+    family = ("speech", "sung", "choir")[kind % 3]
+    if family == "speech":
+        voice = SPEECH_VOICES[seed % len(SPEECH_VOICES)]
+        y, name = _speech(voice, tmp), f"speech-{voice}"
+    elif family == "sung":
+        f0 = (50, 64)[seed % 2]
+        y, name = sung_voice(SECONDS, seed=seed, f0_midi=f0), f"sung-{f0}"
+    else:
+        program = CHOIR_PROGRAMS[(seed // 3) % len(CHOIR_PROGRAMS)]
+        y, name = _choir(program, seed, tmp, SECONDS), f"choir-{program}"
+    reps = int(np.ceil(SECONDS * SR / max(len(y), 1)))
+    return name, np.tile(y, reps)[: round(SECONDS * SR)]
+
+
+def vocal_set(*, build: bool = True) -> list[VocalItem]:
+    """Every instrumental alone and with a voice (built once; ``build=False``: only the
+    renders already built)."""
+    from synthetic import SynthSpec, lay_voice, synthesize
+
+    out_dir = cache_dir() / "vocals"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources: list[tuple[str, Path | None]] = list(instrumentals())
+    sources += [(f"synthetic/{bpm}", None) for bpm in (96, 120, 128, 140)]
+    rng = random.Random(20261202)
+    items: list[VocalItem] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        for n, (name, src) in enumerate(sources):
+            slug = name.replace("/", "_").replace(" ", "_").lower()
+            onset = round(rng.uniform(10.0, 45.0), 2)
+            gain_db = round(rng.uniform(-6.0, 0.0), 1)
+            alone, voiced = out_dir / f"{slug}.flac", out_dir / f"{slug}_voice.flac"
+            short = out_dir / f"{slug}.short"
+            if build and not (alone.exists() and voiced.exists()) and not short.exists():
+                if src is None:
+                    bpm = int(name.split("/")[1])
+                    spec = SynthSpec(bpm=bpm, tonic=n % 12, intro_bars=4, body_bars=40,
+                                     outro_bars=4, seed=n)
+                    music = synthesize(spec)[: round(SECONDS * SR)]
+                else:
+                    music = _decode(src, SECONDS)
+                if len(music) < (onset + MIN_VOICED_S) * SR:
+                    log.info("%s: too short for a voice at %.1f s, left out", name, onset)
+                    short.touch()
+                    continue
+                voice_name, voice = _voice(n, n, tmp)
+                log.info("%s + %s at %.1f s (%+.1f dB)", name, voice_name, onset, gain_db)
+                sf.write(alone, music, SR)
+                sf.write(voiced, lay_voice(music, voice, onset, gain_db, SR), SR)
+                (out_dir / f"{slug}_voice.txt").write_text(f"{voice_name}\n")
+            if not (voiced.exists() and (out_dir / f"{slug}_voice.txt").exists()):
+                continue
+            voice_name = (out_dir / f"{slug}_voice.txt").read_text().strip()
+            items.append(VocalItem(str(alone), name, None, None))
+            items.append(VocalItem(str(voiced), f"{name} + {voice_name}", onset, voice_name))
+    return items
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    print(f"{len(vocal_set())} files")
