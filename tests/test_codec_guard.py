@@ -151,3 +151,20 @@ def test_silence_after_a_loud_passage_stays_finite(master: np.ndarray) -> None:
     out = _guard_run(x, 4410, ".mp3")
     assert np.all(np.isfinite(out))
     assert np.array_equal(out[:, -SR:], x[:, -SR:])
+
+
+@pytest.mark.parametrize("name", ["mp3", "ogg", "opus"])
+def test_the_station_streams_decode_under_the_ceiling(master: np.ndarray, name: str) -> None:
+    # segue serve's own encoders (one per format, fanned out) carry the guard too.
+    from segue.service.encoder import Encoder
+    from segue.service.formats import FORMATS
+
+    encoder = Encoder(FORMATS[name], sr=SR, audio_base_s=0.0, label=f"test/{name}",
+                      ceiling_dbfs=CEILING)
+    for i in range(0, master.shape[1], 22050):
+        assert encoder.feed(master[:, i : i + 22050])
+    encoder._queue.put(None)  # end of input: the encoder finishes and closes its ring
+    encoder._reader.join(60)
+    data = encoder.ring.read(0, 1 << 24)  # from the start: its header pages included
+    encoder.close()
+    assert _true_peak(_decode(data)) <= CEILING

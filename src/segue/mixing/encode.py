@@ -48,12 +48,17 @@ def limiter_ceiling_dbfs(out: Path, ceiling_dbfs: float) -> float:
 
 
 def make_guard(encode_args: list[str], *, sr: int, ceiling_dbfs: float,
-               channels: int = 2) -> CodecGuard | None:  # fmt: skip
-    """A codec guard for ffmpeg ``encode_args``, or ``None`` for a lossless format."""
+               channels: int = 2, hold_s: float = 1.0) -> CodecGuard | None:  # fmt: skip
+    """A codec guard for ffmpeg ``encode_args``, or ``None`` for a lossless format.
+
+    ``hold_s`` is how far its output lags (see :class:`CodecGuard`); a live stream
+    keeps it short, since every second of it delays what listeners hear.
+    """
     codec = guard_codec(encode_args)
     if codec is None:
         return None
-    return CodecGuard(codec, sr=sr, ceiling_dbfs=ceiling_dbfs, channels=channels)
+    return CodecGuard(codec, sr=sr, ceiling_dbfs=ceiling_dbfs, channels=channels,
+                      hold_s=hold_s)  # fmt: skip
 
 
 #: Sidecar files written beside the mix: suffix → what it holds.

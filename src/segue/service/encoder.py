@@ -18,6 +18,8 @@ import threading
 from typing import cast
 
 from segue.analysis.decode import ffmpeg_binary
+from segue.errors import MixError
+from segue.mixing.encode import DEFAULT_CEILING_DBFS, make_guard
 from segue.mixing.source import widen_pipe
 from segue.models import FloatArray
 from segue.service.formats import StreamFormat, make_framer
@@ -29,6 +31,10 @@ log = logging.getLogger(__name__)
 QUEUE_BLOCKS = 16
 #: Seconds of encoded audio each ring keeps for listeners that lag.
 RING_S = 30.0
+#: How far the codec guard holds a live stream back: more than LAME's worst latency
+#: (about 0.45 s) plus the guard's own context (0.16 s), and no more, since it adds
+#: to what a skip takes to be heard.
+STREAM_GUARD_HOLD_S = 0.7
 
 
 class Encoder:
@@ -40,11 +46,16 @@ class Encoder:
     sr : sample rate of the blocks.
     audio_base_s : show time of the first block that will be fed.
     label : names the encoder in log lines (``broadcast/mp3``).
+    ceiling_dbfs : the true peak the decoded stream must meet (a codec guard sees to it).
     """
 
-    def __init__(self, fmt: StreamFormat, *, sr: int, audio_base_s: float, label: str) -> None:
+    def __init__(self, fmt: StreamFormat, *, sr: int, audio_base_s: float, label: str,
+                 ceiling_dbfs: float = DEFAULT_CEILING_DBFS) -> None:  # fmt: skip
         self.fmt = fmt
         self.label = label
+        # The decoded stream must meet the ceiling too: a lossy codec adds its own error.
+        self._guard = make_guard(list(fmt.ffmpeg_args), sr=sr, ceiling_dbfs=ceiling_dbfs,
+                                 hold_s=STREAM_GUARD_HOLD_S)  # fmt: skip
         capacity = int(max(fmt.bitrate_kbps, 64) * 125 * RING_S * 1.5)
         self.ring = ByteRing(capacity, audio_base_s=audio_base_s)
         cmd = [
@@ -91,12 +102,16 @@ class Encoder:
                 block = self._queue.get()
                 if block is None:
                     break
+                if self._guard is not None:
+                    block = self._guard.process(block)
                 stdin.write(block.T.astype("<f4").tobytes())
-        except (BrokenPipeError, ValueError, OSError):
-            pass  # the encoder was stopped
+        except (BrokenPipeError, ValueError, OSError, MixError):
+            pass  # the encoder (or its guard's trial codec) was stopped
         finally:
             with contextlib.suppress(OSError):
                 stdin.close()
+            if self._guard is not None:
+                self._guard.close()
 
     def _read(self) -> None:
         stdout = cast(io.BufferedReader, self._proc.stdout)
