@@ -197,18 +197,22 @@ class FileSink:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".partial{ext}", dir=out.parent)
         os.close(fd)
         self.tmp = Path(tmp)
-        cmd = [
-            ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error", "-y",
-            "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
-            *CODECS[ext], str(self.tmp),
-        ]  # fmt: skip
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        widen_pipe(self._proc.stdin)
-        try:
+        self._guard: CodecGuard | None = None
+        try:  # an interrupt (Ctrl-C, SIGTERM) from here on must not leave the partial file
+            cmd = [
+                ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+                "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
+                *CODECS[ext], str(self.tmp),
+            ]  # fmt: skip
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            widen_pipe(self._proc.stdin)
             self._guard = make_guard(CODECS[ext], sr=sr, ceiling_dbfs=ceiling_dbfs,
                                      channels=channels) if guard else None
         except BaseException:
-            self.abort()
+            if hasattr(self, "_proc"):
+                self.abort()
+            else:
+                self.tmp.unlink(missing_ok=True)
             raise
 
     def write(self, block: FloatArray) -> None:
