@@ -4,9 +4,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Commands segue needs at run time, and the Debian packages that provide them.
 SYSTEM_TOOLS := ffmpeg:ffmpeg espeak-ng:espeak-ng
+# What the tests also need: a real Icecast 2 server and a browser for the web player.
+TEST_TOOLS := icecast2:icecast2 chromium:chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test setup setup-test setup-bench system-deps lint bench clean
+.PHONY: demo test setup setup-test setup-bench system-deps system-deps-test lint bench clean
 
 demo: setup
 	$(BIN)/segue render audio_samples -o out/demo.mp3 --listener audio_samples/demo-listener.toml
@@ -19,13 +21,13 @@ lint: setup-test
 	$(BIN)/mypy
 
 setup: system-deps $(VENV)/.installed
-setup-test: system-deps $(VENV)/.installed-test
+setup-test: system-deps-test $(VENV)/.installed-test
 setup-bench: system-deps $(VENV)/.installed-bench
 
 # Install what is missing, and nothing when all is there (no sudo prompt then).
-system-deps:
+define install_missing
 	@missing=""; \
-	for pair in $(SYSTEM_TOOLS); do \
+	for pair in $(1); do \
 	  cmd=$${pair%%:*}; pkg=$${pair##*:}; \
 	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
@@ -36,6 +38,13 @@ system-deps:
 	  $(SUDO) apt-get update -q && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+endef
+
+system-deps:
+	$(call install_missing,$(SYSTEM_TOOLS))
+
+system-deps-test:
+	$(call install_missing,$(SYSTEM_TOOLS) $(TEST_TOOLS))
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

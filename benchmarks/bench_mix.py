@@ -24,7 +24,16 @@ planner, narrated by the template narrator and spoken by pyttsx3; then:
   the beat offset inside beatmatched overlaps (librosa's beat tracker on each
   track's rendered part of the overlap).
 
-Results go to ``benchmarks/results/mix.json`` and a table on stdout.
+With ``--hard`` (and ``--memory 80 160``) it measures on the hardest music we have
+(``hard_masters.py``: Debian's loudest and quietest masters and loudness-war ones):
+the true peak of every output format as decoded (files and streams, with and without
+the codec guard, metered by ffmpeg and by segue), the guard's cost in loudness and
+speed, the make-up prediction against the mixer's real limiter track by track, and
+peak RSS of the render stage at each length (RSS every 10 minutes of mix, and
+tracemalloc's largest Python allocation sites).
+
+Results go to ``benchmarks/results/mix.json`` (``mix-hard.json``, ``mix-memory.json``)
+and a table on stdout.
 """
 
 from __future__ import annotations
@@ -76,6 +85,13 @@ def corpus() -> list[Path]:
             )
         tracks.append(mixed)
     return tracks
+
+
+def hard_corpus() -> list[Path]:
+    """18 distinct hard masters: Debian's loudest and quietest, and loudness-war ones."""
+    import hard_masters
+
+    return hard_masters.loud() + hard_masters.quiet() + hard_masters.war()
 
 
 def analysed(paths: list[Path]) -> list[Any]:
@@ -143,26 +159,56 @@ def build_set(minutes: float, tracks: list[Any]) -> tuple[Any, Any]:
 
 
 def child_render(job: Path) -> None:
-    """Child process: render a pickled timeline to MP3, report time and peak RSS."""
+    """Child process: render a pickled timeline to a file, report time and memory.
+
+    Memory: peak RSS (VmHWM), RSS sampled every 10 s of mix (flat or growing?) and,
+    with ``trace`` set, Python's own largest allocation sites (tracemalloc).
+    """
     from segue.config import Settings
     from segue.mixing.encode import FileSink, limiter_ceiling_dbfs
     from segue.mixing.render import render_blocks
 
-    timeline, out = pickle.loads(job.read_bytes())
+    timeline, out, options = pickle.loads(job.read_bytes())
+    if options.get("trace"):
+        import tracemalloc
+
+        tracemalloc.start(8)
+    start_rss = _rss_mb()
     t0 = time.perf_counter()
     ceiling = limiter_ceiling_dbfs(Path(out), Settings().ceiling_dbfs)
-    with FileSink(Path(out), sr=timeline.sr) as sink:
+    samples, done, every = [], 0, 600 * timeline.sr
+    with FileSink(Path(out), sr=timeline.sr, guard=options.get("guard", True)) as sink:
         for block in render_blocks(timeline, Settings(), ceiling_dbfs=ceiling):
             sink.write(block)
+            done += block.shape[1]
+            if done // every > len(samples):
+                samples.append(round(_rss_mb()))
     wall = time.perf_counter() - t0
-    print(json.dumps({"wall_s": wall, "rss_mb": _peak_rss_mb()}))
+    report = {"wall_s": wall, "rss_mb": _peak_rss_mb(), "start_rss_mb": start_rss,
+              "rss_every_10min_mb": samples,
+              "speech_mb": sum(sp.samples.nbytes for sp in timeline.speech) / 2**20}
+    if options.get("trace"):
+        import tracemalloc
+
+        snap = tracemalloc.take_snapshot()
+        report["python_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+        report["top_allocations"] = [f"{st.size / 2**20:.1f} MB {st.traceback[0]}"
+                                     for st in snap.statistics("lineno")[:6]]
+    print(json.dumps(report))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def child_pydub(job: Path) -> None:
     """Child process: the pydub baseline over the same tracks and overlaps."""
     from pydub import AudioSegment
 
-    timeline, out = pickle.loads(job.read_bytes())
+    timeline, out, _ = pickle.loads(job.read_bytes())
     t0 = time.perf_counter()
     mix = None
     for tr in timeline.tracks:
@@ -202,24 +248,19 @@ def decode(path: Path, sr: int) -> np.ndarray:
 
 def true_peak_dbtp(path: Path) -> float:
     """Output true peak from ffmpeg's ebur128 filter (independent of segue's limiter)."""
-    proc = subprocess.run(["ffmpeg", "-nostats", "-i", str(path), "-af", "ebur128=peak=true",
+    proc = subprocess.run(["ffmpeg", "-nostats", "-i", str(path), "-af",
+                           "aformat=channel_layouts=stereo,ebur128=peak=true",
                            "-f", "null", "-"], capture_output=True, text=True, check=True)
     found = re.findall(r"Peak:\s+(-?[\d.]+|-inf) dBFS", proc.stderr)
     return float(found[-1])
 
 
-def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
-    """Quality figures of one rendered set."""
+def track_deviations(timeline: Any, mix: np.ndarray) -> list[float]:
+    """Each track's loudness where it plays alone and nobody talks, minus the target (LU)."""
     import pyloudnorm
 
-    from segue.config import Settings
-    from segue.mixing.render import render_blocks
-
     sr = timeline.sr
-    settings = Settings()
-    mix = decode(mix_path, sr)
     meter = pyloudnorm.Meter(sr)
-    # Loudness of each track where it plays alone and nobody talks.
     talk = np.zeros(mix.shape[1], bool)
     for lk in timeline.links:
         talk[round((lk.start_s - 0.2) * sr) : round((lk.end_s + 0.6) * sr)] = True
@@ -230,7 +271,19 @@ def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
         if keep.sum() < 5 * sr:
             continue
         lufs = meter.integrated_loudness(mix[:, a:b][:, keep].T.astype(np.float64))
-        deviations.append(lufs - timeline.target_lufs)
+        deviations.append(float(lufs - timeline.target_lufs))
+    return deviations
+
+
+def quality(timeline: Any, mix_path: Path) -> dict[str, Any]:
+    """Quality figures of one rendered set."""
+    from segue.config import Settings
+    from segue.mixing.render import render_blocks
+
+    sr = timeline.sr
+    settings = Settings()
+    mix = decode(mix_path, sr)
+    deviations = track_deviations(timeline, mix)
     # Gaps: runs of 50 ms frames below −50 dBFS, inside the set.
     hop = int(0.05 * sr)
     frames = mix[:, : mix.shape[1] // hop * hop].reshape(2, -1, hop)
@@ -499,6 +552,165 @@ def charted_joins(settings: Any) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- hard masters
+
+
+def segue_true_peak(x: np.ndarray, sr: int) -> float:
+    """segue's own 4× oversampled true peak (dBTP) of decoded samples."""
+    from segue.analysis.loudness import LoudnessMeter
+
+    meter = LoudnessMeter(sr)
+    for i in range(0, x.shape[1], 60 * sr):
+        meter.update(x[:, i : i + 60 * sr])
+    return meter.result().true_peak_dbtp
+
+
+def integrated_lufs(x: np.ndarray, sr: int) -> float:
+    """Integrated loudness (LUFS) of decoded samples, by segue's meter."""
+    from segue.analysis.loudness import LoudnessMeter
+
+    meter = LoudnessMeter(sr)
+    for i in range(0, x.shape[1], 60 * sr):
+        meter.update(x[:, i : i + 60 * sr])
+    return meter.result().integrated_lufs
+
+
+def stream_to_file(timeline: Any, fmt: str, out: Path) -> float:
+    """Encode the set as the HTTP service streams it (block by block); return wall seconds."""
+    from segue.config import Settings
+    from segue.mixing.encode import encode_stream
+    from segue.mixing.render import render_blocks
+
+    t0 = time.perf_counter()
+    with out.open("wb") as fh:
+        for chunk in encode_stream(render_blocks(timeline, Settings()), sr=timeline.sr, fmt=fmt):
+            fh.write(chunk)
+    return time.perf_counter() - t0
+
+
+def peaks(name: str, timeline: Any, tmp: Path) -> dict[str, Any]:
+    """True peak of every output as decoded, with and without the codec guard, and its cost.
+
+    Files (MP3 ``-q:a 2``, Vorbis ``-q:a 5``, Opus 160k) are rendered in a fresh process
+    each, guard on and off; streams (MP3 192k, Vorbis, Opus 128k) as the service makes
+    them. Each output is decoded and metered by ffmpeg's ``ebur128`` and by segue.
+    """
+    from segue.mixing.encode import STREAM_FORMATS
+
+    sr = timeline.sr
+    rows: dict[str, Any] = {}
+    for ext in (".mp3", ".ogg", ".opus", ".flac"):
+        for guard in ((True, False) if ext != ".flac" else (True,)):
+            out = tmp / f"{name}-{'on' if guard else 'off'}{ext}"
+            job = tmp / f"{name}-job.pickle"
+            job.write_bytes(pickle.dumps((timeline, str(out), {"guard": guard})))
+            run = run_child("render", job)
+            pcm = decode(out, sr)
+            rows[f"file{ext}" + ("" if guard else " (no guard)")] = {
+                "ffmpeg_dbtp": true_peak_dbtp(out), "segue_dbtp": segue_true_peak(pcm, sr),
+                "lufs": integrated_lufs(pcm, sr), "x_realtime": timeline.duration_s / run["wall_s"],
+                "rss_mb": run["rss_mb"]}
+            out.unlink()
+    for fmt in STREAM_FORMATS:
+        out = tmp / f"{name}-stream.{fmt}"
+        wall = stream_to_file(timeline, fmt, out)
+        pcm = decode(out, sr)
+        rows[f"stream {fmt}"] = {"ffmpeg_dbtp": true_peak_dbtp(out),
+                                 "segue_dbtp": segue_true_peak(pcm, sr),
+                                 "lufs": integrated_lufs(pcm, sr),
+                                 "x_realtime": timeline.duration_s / wall}
+        out.unlink()
+    for ext in (".mp3", ".ogg", ".opus"):
+        on, off = rows[f"file{ext}"], rows[f"file{ext} (no guard)"]
+        on["guard_cost_lu"] = off["lufs"] - on["lufs"]
+        on["guard_speed_ratio"] = on["x_realtime"] / off["x_realtime"]
+    return rows
+
+
+def makeup_check(paths: list[Path], target_lufs: float = -14.0) -> list[dict[str, Any]]:
+    """The make-up prediction against what the real limiter takes, track by track.
+
+    Each whole track is played as the mixer plays it (high-passed, at
+    ``track_gain_db``) through the mixer's own limiter; the loudness it lost is
+    compared with the analysis' prediction, and the result with the target.
+    """
+    from scipy.signal import butter, sosfilt, sosfilt_zi
+
+    from segue.analysis.loudness import HIGH_PASS_HZ
+    from segue.config import Settings
+    from segue.mixing.dsp import PeakLimiter
+    from segue.mixing.gain import track_gain_db
+
+    ceiling = Settings().ceiling_dbfs
+    rows = []
+    for track in analysed(paths):
+        a = track.analysis
+        gain = track_gain_db(a, target_lufs, ceiling)
+        sr = 44100
+        x = decode(Path(track.path), sr).astype(np.float64)
+        sos = butter(2, HIGH_PASS_HZ, btype="highpass", fs=sr, output="sos")
+        y, _ = sosfilt(sos, x, axis=1, zi=sosfilt_zi(sos)[:, None, :] * x[None, :, :1])
+        y = (y * 10 ** (gain / 20)).astype(np.float32)
+        limiter = PeakLimiter(ceiling_dbfs=ceiling, sr=sr)
+        out = np.concatenate([limiter.process(y[:, i : i + sr]) for i in range(0, y.shape[1], sr)]
+                             + [limiter.flush()], axis=1)
+        before, after = integrated_lufs(y, sr), integrated_lufs(out, sr)
+        excess = gain + a.true_peak_dbtp - ceiling
+        curve = a.limiter_loss_lu
+        predicted = float(np.interp(excess, np.arange(len(curve)), curve)) if excess > 0 else 0.0
+        rows.append({"track": Path(track.path).name, "lufs": a.lufs, "true_peak": a.true_peak_dbtp,
+                     "gain_db": gain, "predicted_loss_lu": predicted,
+                     "real_loss_lu": before - after, "plays_at_lufs": after})
+    return rows
+
+
+def hard_sets(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Peaks, make-up and loudness on Debian's loudest and quietest masters."""
+    import hard_masters
+
+    out: dict[str, Any] = {}
+    sets = {"loud": hard_masters.loud() + hard_masters.war(), "quiet": hard_masters.quiet()}
+    for name, paths in sets.items():
+        _, timeline = build_set(args.hard_minutes, analysed(paths))
+        mp3 = tmp / f"{name}-q.mp3"
+        job = tmp / f"{name}-q.pickle"
+        job.write_bytes(pickle.dumps((timeline, str(mp3), {})))
+        run_child("render", job)
+        dev = track_deviations(timeline, decode(mp3, timeline.sr))
+        out[name] = {"minutes": timeline.duration_s / 60, "tracks": len(timeline.tracks),
+                     "loudness_dev_lu": dev,
+                     "loudness_dev_lu_median": float(np.median(np.abs(dev))),
+                     "loudness_dev_lu_max": float(np.max(np.abs(dev))),
+                     "peaks": peaks(name, timeline, tmp),
+                     "makeup": makeup_check(paths)}
+        print(json.dumps({name: out[name]}, indent=1), file=sys.stderr)
+    return out
+
+
+def memory(minutes: list[float], tmp: Path) -> list[dict[str, Any]]:
+    """Peak RSS of the render stage at each length, 18 distinct hard tracks, with tracemalloc."""
+    tracks = analysed(hard_corpus())
+    rows = []
+    for m in minutes:
+        _, timeline = build_set(m, tracks)
+        job = tmp / f"mem-{m:g}.pickle"
+        out = tmp / f"mem-{m:g}.mp3"
+        job.write_bytes(pickle.dumps((timeline, str(out), {"trace": True})))
+        run = run_child("render", job)
+        run.update({"minutes": timeline.duration_s / 60, "tracks": len(timeline.tracks),
+                    "links": len(timeline.links),
+                    "x_realtime": timeline.duration_s / run["wall_s"]})
+        dev = track_deviations(timeline, decode(out, timeline.sr))
+        run.update({"true_peak_dbtp": true_peak_dbtp(out),
+                    "loudness_dev_lu_median": float(np.median(np.abs(dev))),
+                    "loudness_dev_lu_max": float(np.max(np.abs(dev))),
+                    "tracks_within_1lu": int(np.sum(np.abs(dev) <= 1.0)), "measured": len(dev)})
+        out.unlink()
+        rows.append(run)
+        print(json.dumps(run, indent=1), file=sys.stderr)
+    return rows
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -521,14 +733,28 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--quality-minutes", type=float, default=15,
                         help="which length to measure quality on (0: none)")
+    parser.add_argument("--hard", action="store_true",
+                        help="peaks per output format and loudness on the loudest/quietest masters")
+    parser.add_argument("--hard-minutes", type=float, default=15)
+    parser.add_argument("--memory", type=float, nargs="*", default=None, metavar="MINUTES",
+                        help="peak RSS at these lengths (e.g. 80 160), 18 distinct hard tracks")
     parser.add_argument("--charted", action="store_true",
                         help="also measure beatmatches between charted songs (known beats)")
     args = parser.parse_args()
 
     print(f"machine: {machine()}", file=sys.stderr)
+    RESULTS.mkdir(exist_ok=True)
+    if args.hard or args.memory:
+        with tempfile.TemporaryDirectory(prefix="segue-bench-") as tmp:
+            hard = hard_sets(args, Path(tmp)) if args.hard else None
+            mem = memory(args.memory, Path(tmp)) if args.memory else None
+        name = "mix-" + "-".join(k for k, v in (("hard", hard), ("memory", mem)) if v)
+        (RESULTS / f"{name}.json").write_text(json.dumps(
+            {"machine": machine(), "hard": hard, "memory": mem}, indent=2))
+        print_hard(hard, mem)
+        return
     tracks = analysed(corpus())
     rows = []
-    RESULTS.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="segue-bench-") as tmp:
         for minutes in args.minutes:
             t0 = time.perf_counter()
@@ -536,7 +762,7 @@ def main() -> None:
             prep = time.perf_counter() - t0
             out = Path(tmp) / f"mix-{minutes:g}.mp3"
             job = Path(tmp) / f"job-{minutes:g}.pickle"
-            job.write_bytes(pickle.dumps((timeline, str(out))))
+            job.write_bytes(pickle.dumps((timeline, str(out), {})))
             ours = run_child("render", job)
             row: dict[str, Any] = {
                 "minutes": minutes, "mix_s": timeline.duration_s, "tracks": len(timeline.tracks),
@@ -546,7 +772,7 @@ def main() -> None:
             }
             if not args.no_baseline:
                 base_job = Path(tmp) / f"base-{minutes:g}.pickle"
-                base_job.write_bytes(pickle.dumps((timeline, str(Path(tmp) / "pydub.mp3"))))
+                base_job.write_bytes(pickle.dumps((timeline, str(Path(tmp) / "pydub.mp3"), {})))
                 base = run_child("pydub", base_job)
                 row.update({
                     "pydub_wall_s": base["wall_s"], "pydub_rss_mb": base["rss_mb"],
@@ -579,6 +805,34 @@ def main() -> None:
         print("\nbeatmatches between charted songs:")
         for k, v in charted.items():
             print(f"  {k}: {v}")
+
+
+def print_hard(hard: dict[str, Any] | None, mem: list[dict[str, Any]] | None) -> None:
+    """The hard-master tables on stdout."""
+    for name, res in (hard or {}).items():
+        print(f"\n{name} masters, {res['minutes']:.0f} min, {res['tracks']} tracks: loudness "
+              f"error median {res['loudness_dev_lu_median']:.2f} LU, worst "
+              f"{res['loudness_dev_lu_max']:.2f} LU")
+        print(f"{'output':<22} {'ffmpeg dBTP':>11} {'segue dBTP':>10} {'LUFS':>7} {'x RT':>6} "
+              f"{'guard LU':>8} {'speed':>6}")
+        for out, r in res["peaks"].items():
+            print(f"{out:<22} {r['ffmpeg_dbtp']:>11.2f} {r['segue_dbtp']:>10.2f} "
+                  f"{r['lufs']:>7.2f} {r['x_realtime']:>6.0f} {r.get('guard_cost_lu', 0):>8.2f} "
+                  f"{r.get('guard_speed_ratio', 1):>6.2f}")
+        print(f"{'track':<34} {'LUFS':>6} {'dBTP':>5} {'gain':>5} {'pred':>5} {'real':>5} "
+              f"{'plays':>6}")
+        for m in res["makeup"]:
+            print(f"{m['track'][:34]:<34} {m['lufs']:>6.1f} {m['true_peak']:>5.1f} "
+                  f"{m['gain_db']:>5.1f} {m['predicted_loss_lu']:>5.2f} {m['real_loss_lu']:>5.2f} "
+                  f"{m['plays_at_lufs']:>6.2f}")
+    for r in mem or []:
+        print(f"\nmemory, {r['minutes']:.0f} min ({r['tracks']} tracks, {r['links']} links): peak "
+              f"RSS {r['rss_mb']:.0f} MB (start {r['start_rss_mb']:.0f}, every 10 min "
+              f"{r['rss_every_10min_mb']}), speech {r['speech_mb']:.0f} MB, "
+              f"{r['x_realtime']:.0f}x real time, {r['true_peak_dbtp']:.2f} dBTP, "
+              f"{r['tracks_within_1lu']}/{r['measured']} tracks within 1 LU")
+        for line in r.get("top_allocations", []):
+            print(f"  {line}")
 
 
 if __name__ == "__main__":

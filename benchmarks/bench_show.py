@@ -335,6 +335,59 @@ def dead_llm() -> dict[str, Any]:
             "extra_s": round(times["openai-dead"] - times["template"], 2)}
 
 
+# --------------------------------------------------------------------------- render memory
+
+#: Run in the child: segue's CLI, then this process's peak memory (VmHWM) into a file.
+_CLI_WITH_PEAK = (
+    "import atexit, sys, pathlib\n"
+    "out = sys.argv[1]\n"
+    "atexit.register(lambda: [pathlib.Path(out).write_text(ln.split()[1])\n"
+    "    for ln in open('/proc/self/status') if ln.startswith('VmHWM:')])\n"
+    "del sys.argv[1]\n"
+    "from segue.cli import app\n"
+    "app(prog_name='segue')\n"
+)
+
+
+def render_memory(minutes: list[float]) -> list[dict[str, Any]]:
+    """``segue render`` as a user runs it, an endless show of ``minutes`` over 18 hard masters.
+
+    The peak resident memory of segue's own process (its ffmpeg decoders, encoders and
+    the ear's and voice's workers are separate processes, reported apart), its
+    speed, and the decoded file's true peak.
+    """
+    import subprocess
+    import tempfile
+
+    sys.path.insert(0, str(HERE))
+    from bench_mix import hard_corpus, true_peak_dbtp
+
+    paths = [str(p) for p in hard_corpus()]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for m in minutes:
+            out, peak_file = Path(tmp) / f"render-{m:g}.mp3", Path(tmp) / "peak"
+            start = time.perf_counter()
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            done = subprocess.run([sys.executable, "-c", _CLI_WITH_PEAK, str(peak_file), "render",
+                                   *paths, "-o", str(out), "--duration", f"{m:g}m"],
+                                  capture_output=True, text=True, check=False)  # fmt: skip
+            wall = time.perf_counter() - start
+            data = json.loads(out.with_suffix(".json").read_text())
+            rows.append({
+                "minutes": round(data["duration_s"] / 60, 1), "exit": done.returncode,
+                "tracks": len(data["tracks"]), "distinct": len({t["path"] for t in data["tracks"]}),
+                "links": len(data["links"]),
+                "peak_rss_mb": round(int(peak_file.read_text()) / 1024),
+                "children_peak_mb": round(max(before, resource.getrusage(
+                    resource.RUSAGE_CHILDREN).ru_maxrss) / 1024),
+                "x_realtime": round(data["duration_s"] / wall, 1),
+                "true_peak_dbtp": round(true_peak_dbtp(out), 2),
+            })  # fmt: skip
+            print(json.dumps(rows[-1]), file=sys.stderr)
+    return rows
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -378,6 +431,13 @@ def main() -> None:
               f"{r['peak_rss_mb']} MB; children at most {r['children_peak_mb']} MB), repeats in "
               f"{r['window_h']} h window {r['repeats_in_window']}, artist within 3: "
               f"{r['artist_within_3']}, gaps {r['gaps']}, longest quiet {r['longest_quiet_s']} s")
+    if "render-memory" in parts:
+        results["render_memory"] = rows = render_memory([80.0, 160.0])
+        for r in rows:
+            print(f"segue render, {r['minutes']} min ({r['tracks']} tracks, {r['distinct']} "
+                  f"distinct): peak RSS {r['peak_rss_mb']} MB (children at most "
+                  f"{r['children_peak_mb']} MB), {r['x_realtime']}x real time, true peak "
+                  f"{r['true_peak_dbtp']} dBTP, exit {r['exit']}")
     if "dead-llm" in parts:
         results["dead_llm"] = r = dead_llm()
         print(f"12 tracks, dead LLM server: {r['openai-dead']:.1f} s against the template's "

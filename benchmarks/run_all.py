@@ -45,6 +45,11 @@ BENCHMARKS = {
                            "narration.json"),
     "mix": Benchmark("bench_mix.py", ("--minutes", "10", "--quality-minutes", "10"), (),
                      "mix.json"),
+    "show": Benchmark("bench_show.py", ("--only", "ttfb,skips,dead-llm"), (), "show.json"),
+    "serve": Benchmark("bench_serve.py", ("--soak-s", "30", "--listeners", "50",
+                                          "--sessions", "2", "--cycles", "100",
+                                          "--fault-s", "20", "--settle-s", "5"), (),
+                       "bench_serve.json"),
 }  # fmt: skip
 
 

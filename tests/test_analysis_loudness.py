@@ -90,27 +90,76 @@ def test_limiter_loss_of_a_steady_sine_is_the_excess() -> None:
         assert curve[k] == pytest.approx(k, abs=0.1)
 
 
+@pytest.mark.parametrize("kind", ["quiet dynamic", "loud limited"])
 @pytest.mark.parametrize("excess_db", [3, 6, 12])
-def test_limiter_loss_predicts_the_mixers_limiter(excess_db: int) -> None:
-    # A quiet chord with a 2 ms hit every half second: what the mix's limiter really
-    # takes (on the high-passed signal, as the renderer feeds it) is what the
-    # analysis predicted.
+def test_limiter_loss_predicts_the_mixers_limiter(excess_db: int, kind: str) -> None:
+    # What the mix's limiter really takes (on the high-passed signal, as the renderer
+    # feeds it) is what the analysis predicted, on a quiet master with sharp hits and
+    # on a dense, already limited one alike.
     sr = 44100
+    x = _quiet_dynamic(sr) if kind == "quiet dynamic" else _loud_limited(sr)
+    res = _measure(x, sr)
+    curve = res.limiter_loss_lu  # type: ignore[attr-defined]
+    ceiling_db = -1.0
+    gain_db = ceiling_db + excess_db - res.true_peak_dbtp  # type: ignore[attr-defined]
+    played, out = _played(x, sr, gain_db, ceiling_db)
+    meter = pyloudnorm.Meter(sr)
+    real = meter.integrated_loudness(played.T) - meter.integrated_loudness(out.T)
+    assert real > 0.2  # the peaks are really limited
+    assert curve[excess_db] == pytest.approx(real, abs=0.3)
+
+
+def _quiet_dynamic(sr: int) -> np.ndarray:
+    """A quiet chord with a sharp 2 ms hit every half second (a dynamic master)."""
     t = np.arange(12 * sr) / sr
     x = 0.04 * (np.sin(2 * np.pi * 220 * t) + np.sin(2 * np.pi * 277 * t))
     for s in range(24):
         x[s * sr // 2 : s * sr // 2 + 88] += 0.4 * np.sin(2 * np.pi * 1000 * t[:88])
-    stereo = np.stack([x, x])
-    res = _measure(stereo, sr)
-    curve = res.limiter_loss_lu  # type: ignore[attr-defined]
-    ceiling_db = -1.0
-    gain = 10 ** ((ceiling_db + excess_db - res.true_peak_dbtp) / 20)  # type: ignore[attr-defined]
+    return np.stack([x, x])
+
+
+def _loud_limited(sr: int) -> np.ndarray:
+    """Dense noise and kicks brick-wall limited at −0.3 dBTP (a loud modern master)."""
+    rng = np.random.default_rng(5)
+    t = np.arange(12 * sr) / sr
+    kick = np.sin(2 * np.pi * 55 * t) * np.exp(-((t % 0.5) * 12))
+    x = (0.3 * rng.standard_normal((2, len(t))) + kick[None, :]).astype(np.float32)
+    limiter = PeakLimiter(ceiling_dbfs=-0.3, sr=sr)
+    return np.concatenate([limiter.process(x * 2.0), limiter.flush()], axis=1).astype(np.float64)
+
+
+def _played(x: np.ndarray, sr: int, gain_db: float, ceiling_db: float) -> tuple[np.ndarray,
+                                                                                  np.ndarray]:
+    """``x`` as the renderer plays it (high-passed, at ``gain_db``), before and after limiting."""
     played = sosfilt(butter(2, HIGH_PASS_HZ, btype="highpass", fs=sr, output="sos"),
-                     stereo * gain, axis=1).astype(np.float32)
+                     x * 10 ** (gain_db / 20), axis=1).astype(np.float32)
     limiter = PeakLimiter(ceiling_dbfs=ceiling_db, sr=sr)
     out = np.concatenate([limiter.process(played[:, i : i + 22050])
                           for i in range(0, played.shape[1], 22050)] + [limiter.flush()], axis=1)
+    return played, out
+
+
+@pytest.mark.parametrize("kind", ["quiet dynamic", "loud limited"])
+def test_the_make_up_gain_puts_both_kinds_of_master_on_target(kind: str) -> None:
+    # The whole chain: the analysis predicts the limiter's loss, track_gain_db makes it
+    # up, and the mixer's real limiter then leaves the track at the target. The loud
+    # master is asked for -6 LUFS so that it, too, is pushed into the limiter.
+    from segue.mixing.gain import track_gain_db
+    from segue.models import TrackAnalysis
+
+    sr = 44100
+    x = _quiet_dynamic(sr) if kind == "quiet dynamic" else _loud_limited(sr)
+    res = _measure(x, sr)
+    target = -14.0 if kind == "quiet dynamic" else -6.0
+    analysis = TrackAnalysis(
+        duration_s=12.0, bpm=120.0, bpm_confidence=1.0, beat_times_s=(), key="C major",
+        camelot="8B", key_confidence=1.0, lufs=res.integrated_lufs,  # type: ignore[attr-defined]
+        peak_dbfs=0.0, energy=0.5, first_sound_s=0.0, last_sound_s=12.0, intro_end_s=0.0,
+        outro_start_s=12.0, true_peak_dbtp=res.true_peak_dbtp,  # type: ignore[attr-defined]
+        limiter_loss_lu=res.limiter_loss_lu)  # type: ignore[attr-defined]
+    gain = track_gain_db(analysis, target, -1.0)
+    plain = target - res.integrated_lufs  # type: ignore[attr-defined]
+    assert gain > plain + 0.3  # the limiter would take a noticeable part
+    _, out = _played(x, sr, gain, -1.0)
     meter = pyloudnorm.Meter(sr)
-    real = meter.integrated_loudness(played.T) - meter.integrated_loudness(out.T)
-    assert real > 0.2  # the hits are really limited
-    assert curve[excess_db] == pytest.approx(real, abs=0.3)
+    assert meter.integrated_loudness(out.T) == pytest.approx(target, abs=0.3)

@@ -337,3 +337,14 @@ def test_bad_input_gets_a_sane_plan_or_a_clear_error() -> None:
     with pytest.raises(PlanError, match="unknown energy arc"):
         plan_order([track("a")], arc="zigzag")
     assert set(ARCS) == {"flat", "rise", "peak", "wave", "fall"}
+
+
+def test_the_solver_and_the_costs_share_one_energy_term() -> None:
+    # costs (numpy, no numba) and the compiled kernels must give the very same numbers.
+    from segue.sequencing.search import energy_term as compiled
+
+    values = [math.nan, 0.0, 0.1, 0.27, 0.3, 0.33, 0.5, 0.8, 1.0]
+    grid = np.array(list(itertools.product(values, repeat=4)))
+    fast = energy_term(grid[:, 0], grid[:, 1], grid[:, 2], grid[:, 3])
+    slow = np.array([compiled(*row) for row in grid])
+    assert np.array_equal(fast, slow)

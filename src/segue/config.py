@@ -21,7 +21,7 @@ from segue.errors import ConfigError
 
 #: ``SEGUE_*`` variables read outside :class:`Settings` (before settings exist, or by
 #: tools); every other ``SEGUE_*`` name is a field of :class:`Settings`.
-OTHER_VARIABLES = ("SEGUE_CACHE_DIR", "SEGUE_PROMPTS_DIR")
+OTHER_VARIABLES = ("SEGUE_CACHE_DIR", "SEGUE_PROMPTS_DIR", "SEGUE_API_TOKEN")
 
 
 def default_cache_dir() -> Path:

@@ -191,7 +191,8 @@ def _play_into(show: Show, out: Path, progress: Progress, duration_s: float | No
         return show.log.timeline(sr=sr, target_lufs=settings.target_lufs,
                                  duration_s=show.position_s)  # fmt: skip
 
-    with FileSink(out, sr=sr, before_commit=chapters if out.suffix == ".mp3" else None) as sink:
+    with FileSink(out, sr=sr, before_commit=chapters if out.suffix == ".mp3" else None,
+                  ceiling_dbfs=settings.ceiling_dbfs) as sink:
         for block in show.blocks():
             sink.write(block)
             done += block.shape[1]

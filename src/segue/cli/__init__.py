@@ -41,7 +41,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("segue.cli.render",
                "Render PATHS into one narrated, continuous mix, with transcript and timeline."),
     "serve": ("segue.cli.serve",
-              "Serve PATHS as a narrated, continuous HTTP stream with a web player at /."),
+              "Serve PATHS as a live station: streams, personal sessions and a web player at /."),
     "analyze": ("segue.cli.analyze",
                 "Analyse PATHS: tempo, key, loudness, energy and cue points, one row per file."),
     "plan": ("segue.cli.plan",

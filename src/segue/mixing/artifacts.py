@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import struct
+import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
@@ -95,29 +100,97 @@ def timeline_cue(timeline: Timeline, audio_name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_id3_chapters(path: Path, timeline: Timeline) -> None:
-    """Add ID3v2 chapters (CHAP + CTOC) to an MP3: one per track, contiguous."""
-    from mutagen.id3 import CHAP, CTOC, ID3, TIT2, TPE1, CTOCFlags, ID3NoHeaderError
+#: ID3v2.4 frame flags (none set) and a CTOC's flags: top level, children ordered.
+_NO_FLAGS = b"\x00\x00"
+_CTOC_TOP_ORDERED = 0x03
+#: A CTOC lists at most 255 children (one byte); longer sets get one sub-table per 255.
+_CTOC_MAX_CHILDREN = 255
+_NO_OFFSET = 0xFFFFFFFF
 
-    try:
-        tags = ID3(path)
-    except ID3NoHeaderError:
-        tags = ID3()
-    tags.add(TIT2(encoding=3, text="segue mix"))
-    tags.add(TPE1(encoding=3, text="segue"))
+
+def _syncsafe(n: int) -> bytes:
+    """``n`` as ID3v2's 4-byte syncsafe integer (7 bits per byte)."""
+    return bytes((n >> shift) & 0x7F for shift in (21, 14, 7, 0))
+
+
+def _id3_frame(frame_id: str, body: bytes) -> bytes:
+    return frame_id.encode("ascii") + _syncsafe(len(body)) + _NO_FLAGS + body
+
+
+def _id3_text(frame_id: str, text: str) -> bytes:
+    return _id3_frame(frame_id, b"\x03" + text.encode("utf-8"))  # 3: UTF-8 (ID3v2.4)
+
+
+def _id3_ctoc(element: str, children: list[str], title: str, *, top: bool) -> bytes:
+    body = element.encode("latin-1") + b"\x00"
+    body += bytes([_CTOC_TOP_ORDERED if top else 0x01, len(children)])
+    body += b"".join(c.encode("latin-1") + b"\x00" for c in children)
+    return _id3_frame("CTOC", body + _id3_text("TIT2", title))
+
+
+def chapter_tag(timeline: Timeline) -> bytes:
+    """An ID3v2.4 tag with one chapter (CHAP) per track, in play order, and their table.
+
+    Written byte by byte rather than with mutagen, whose writer sorts frames by
+    size (so chapters came out in an order of title lengths). Chapters are
+    contiguous: each ends where the next track starts, the last at the end of
+    the mix. Sets over 255 tracks get a top-level table of sub-tables.
+    """
+    frames = [_id3_text("TIT2", "segue mix"), _id3_text("TPE1", "segue")]
     ids: list[str] = []
     end_ms = round(timeline.duration_s * 1000)
+    starts = [round(tr.start_s * 1000) for tr in timeline.tracks]
     for n, tr in enumerate(timeline.tracks):
-        start = round(tr.start_s * 1000)
-        last = n + 1 == len(timeline.tracks)
-        stop = end_ms if last else round(timeline.tracks[n + 1].start_s * 1000)
-        element = f"chp{n}"
+        stop = starts[n + 1] if n + 1 < len(starts) else end_ms
+        element = f"chp{n:04d}"
         ids.append(element)
-        names = [TIT2(encoding=3, text=tr.title), TPE1(encoding=3, text=tr.artist)]
-        tags.add(CHAP(element_id=element, start_time=start, end_time=stop, sub_frames=names))
-    tags.add(CTOC(element_id="toc", flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
-                  child_element_ids=ids, sub_frames=[TIT2(encoding=3, text="Tracks")]))
-    tags.save(path, v2_version=4)
+        body = element.encode("latin-1") + b"\x00"
+        body += struct.pack(">IIII", starts[n], stop, _NO_OFFSET, _NO_OFFSET)
+        body += _id3_text("TIT2", tr.title) + _id3_text("TPE1", tr.artist)
+        frames.append(_id3_frame("CHAP", body))
+    if len(ids) <= _CTOC_MAX_CHILDREN:
+        frames.append(_id3_ctoc("toc", ids, "Tracks", top=True))
+    else:
+        groups = [ids[i : i + _CTOC_MAX_CHILDREN] for i in range(0, len(ids), _CTOC_MAX_CHILDREN)]
+        subs = [f"toc{k}" for k in range(len(groups))]
+        frames.append(_id3_ctoc("toc", subs, "Tracks", top=True))
+        for k, (sub, group) in enumerate(zip(subs, groups, strict=True)):
+            first = k * _CTOC_MAX_CHILDREN + 1
+            title = f"Tracks {first}–{first + len(group) - 1}"
+            frames.append(_id3_ctoc(sub, group, title, top=False))
+    data = b"".join(frames)
+    return b"ID3\x04\x00\x00" + _syncsafe(len(data)) + data
+
+
+def _id3v2_length(head: bytes) -> int:
+    """Bytes taken by an ID3v2 tag at the start of a file (0 when there is none)."""
+    if len(head) < 10 or head[:3] != b"ID3":
+        return 0
+    size = 0
+    for byte in head[6:10]:
+        size = (size << 7) | (byte & 0x7F)
+    footer = 10 if head[5] & 0x10 else 0
+    return 10 + size + footer
+
+
+def write_id3_chapters(path: Path, timeline: Timeline) -> None:
+    """Put ID3v2.4 chapters (CHAP + CTOC, see :func:`chapter_tag`) at the front of an MP3.
+
+    Any ID3v2 tag already there (ffmpeg writes one) is replaced; the audio is
+    copied unchanged into a temporary file that takes the MP3's place.
+    """
+    tag = chapter_tag(timeline)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".id3", dir=path.parent)
+    try:
+        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+            src.seek(_id3v2_length(src.read(10)))
+            dst.write(tag)
+            shutil.copyfileobj(src, dst, 1 << 20)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def plot_png(timeline: Timeline, path: Path) -> None:

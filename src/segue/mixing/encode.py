@@ -20,6 +20,7 @@ from typing import cast
 
 from segue.analysis.decode import ffmpeg_binary
 from segue.errors import MixError, OutputError
+from segue.mixing.codec_guard import CodecGuard, guard_codec
 from segue.mixing.source import widen_pipe
 from segue.models import FloatArray
 
@@ -32,15 +33,32 @@ CODECS: dict[str, list[str]] = {
     ".wav": ["-c:a", "pcm_s16le", "-f", "wav"],
 }
 
-#: Lossy encoders overshoot the true peak of what they are given (measured on real
-#: music with ffmpeg's ebur128 meter: MP3 +0.2 dB, Vorbis +0.4 dB); the limiter
-#: leaves this much more headroom so the decoded file still meets the ceiling.
-CODEC_HEADROOM_DB = {".mp3": 0.6, ".ogg": 0.8, ".opus": 0.8}
+#: Extra limiter headroom per lossy format. None is needed: the sinks run a
+#: :class:`~segue.mixing.codec_guard.CodecGuard` that measures what the encoder does
+#: to this programme and turns down only where its decoded peaks would pass the
+#: ceiling (a fixed 0.6 / 0.8 dB was not enough on bright, loud masters: +0.1 dBTP).
+CODEC_HEADROOM_DB = {".mp3": 0.0, ".ogg": 0.0, ".opus": 0.0}
+#: The decoded true-peak ceiling the sinks keep when they are not told another.
+DEFAULT_CEILING_DBFS = -1.0
 
 
 def limiter_ceiling_dbfs(out: Path, ceiling_dbfs: float) -> float:
     """The limiter ceiling that keeps ``out``'s decoded true peak at ``ceiling_dbfs``."""
     return ceiling_dbfs - CODEC_HEADROOM_DB.get(out.suffix.lower(), 0.0)
+
+
+def make_guard(encode_args: list[str], *, sr: int, ceiling_dbfs: float,
+               channels: int = 2, hold_s: float = 1.0) -> CodecGuard | None:  # fmt: skip
+    """A codec guard for ffmpeg ``encode_args``, or ``None`` for a lossless format.
+
+    ``hold_s`` is how far its output lags (see :class:`CodecGuard`); a live stream
+    keeps it short, since every second of it delays what listeners hear.
+    """
+    codec = guard_codec(encode_args)
+    if codec is None:
+        return None
+    return CodecGuard(codec, sr=sr, ceiling_dbfs=ceiling_dbfs, channels=channels,
+                      hold_s=hold_s)  # fmt: skip
 
 
 #: Sidecar files written beside the mix: suffix → what it holds.
@@ -154,7 +172,12 @@ def _probe_folder(out: Path, folder: Path) -> None:
 
 
 class FileSink:
-    """Encode float32 stereo blocks to ``out`` with ffmpeg; atomic on success."""
+    """Encode float32 stereo blocks to ``out`` with ffmpeg; atomic on success.
+
+    Lossy formats pass through a :class:`~segue.mixing.codec_guard.CodecGuard`
+    first, so the decoded file's true peak stays under ``ceiling_dbfs``
+    (``guard=False`` leaves it out, to measure what it costs).
+    """
 
     def __init__(
         self,
@@ -163,6 +186,8 @@ class FileSink:
         sr: int,
         channels: int = 2,
         before_commit: Callable[[Path], None] | None = None,
+        ceiling_dbfs: float = DEFAULT_CEILING_DBFS,
+        guard: bool = True,
     ) -> None:
         ext = out.suffix.lower()
         self.before_commit = before_commit
@@ -172,17 +197,32 @@ class FileSink:
         fd, tmp = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=f".partial{ext}", dir=out.parent)
         os.close(fd)
         self.tmp = Path(tmp)
-        cmd = [
-            ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error", "-y",
-            "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
-            *CODECS[ext], str(self.tmp),
-        ]  # fmt: skip
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-        widen_pipe(self._proc.stdin)
+        self._guard: CodecGuard | None = None
+        try:  # an interrupt (Ctrl-C, SIGTERM) from here on must not leave the partial file
+            cmd = [
+                ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error", "-y",
+                "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
+                *CODECS[ext], str(self.tmp),
+            ]  # fmt: skip
+            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            widen_pipe(self._proc.stdin)
+            self._guard = make_guard(CODECS[ext], sr=sr, ceiling_dbfs=ceiling_dbfs,
+                                     channels=channels) if guard else None
+        except BaseException:
+            if hasattr(self, "_proc"):
+                self.abort()
+            else:
+                self.tmp.unlink(missing_ok=True)
+            raise
 
     def write(self, block: FloatArray) -> None:
         """Append a ``(channels, n)`` block."""
+        self._write(block if self._guard is None else self._guard.process(block))
+
+    def _write(self, block: FloatArray) -> None:
         assert self._proc.stdin is not None
+        if block.shape[1] == 0:
+            return
         try:
             self._proc.stdin.write(block.T.astype("<f4").tobytes())
         except BrokenPipeError as exc:
@@ -191,6 +231,12 @@ class FileSink:
     def close(self) -> None:
         """Finish encoding and move the file into place."""
         assert self._proc.stdin is not None
+        if self._guard is not None:
+            try:
+                self._write(self._guard.flush())
+            except BaseException:
+                self.abort()
+                raise
         self._proc.stdin.close()
         code = self._proc.wait()
         if code != 0:
@@ -207,6 +253,9 @@ class FileSink:
 
     def abort(self) -> None:
         """Stop the encoder and remove the partial file."""
+        guard = getattr(self, "_guard", None)
+        if guard is not None:
+            guard.close()
         if self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
@@ -256,13 +305,16 @@ STREAM_FORMATS: dict[str, tuple[list[str], str]] = {
 
 def encode_stream(
     blocks: Iterable[FloatArray], *, sr: int, fmt: str = "mp3", channels: int = 2,
-    chunk_bytes: int = 16384,
+    chunk_bytes: int = 16384, ceiling_dbfs: float = DEFAULT_CEILING_DBFS,
 ) -> Iterator[bytes]:  # fmt: skip
     """Encode PCM blocks on the fly and yield the encoded bytes as they come.
 
     A feeder thread writes PCM into ffmpeg while this generator reads what it
     has encoded, so the stream starts after the first block, never after the
-    whole mix. Closing the generator early stops the encoder.
+    whole mix. Closing the generator early stops the encoder. Every stream
+    format is lossy, so the blocks pass through a codec guard first (the decoded
+    stream's true peak stays under ``ceiling_dbfs``); it delays the stream by
+    about 1 s of audio.
     """
     if fmt not in STREAM_FORMATS:
         known = ", ".join(STREAM_FORMATS)
@@ -281,10 +333,15 @@ def encode_stream(
     stdin, stdout = proc.stdin, cast(io.BufferedReader, proc.stdout)
     failure: list[BaseException] = []
 
+    guard = make_guard(STREAM_FORMATS[fmt][0], sr=sr, ceiling_dbfs=ceiling_dbfs,
+                       channels=channels)
+
     def feed() -> None:
         try:
             for block in blocks:
-                stdin.write(block.T.astype("<f4").tobytes())
+                stdin.write(_guarded(guard, block).T.astype("<f4").tobytes())
+            if guard is not None:
+                stdin.write(guard.flush().T.astype("<f4").tobytes())
         except (BrokenPipeError, ValueError):
             pass  # the reader went away: nothing left to do
         except BaseException as exc:  # surfaced to the reader below
@@ -308,3 +365,9 @@ def encode_stream(
             proc.kill()
         proc.wait()
         stdout.close()
+        if guard is not None:  # a feeder still inside it gets a broken pipe and stops
+            guard.close()
+
+
+def _guarded(guard: CodecGuard | None, block: FloatArray) -> FloatArray:
+    return block if guard is None else guard.process(block)

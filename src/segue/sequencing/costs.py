@@ -47,12 +47,11 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial.distance import cdist
 
-from segue.sequencing.features import SetFeatures
-
 # The energy term (its constants too) is compiled for numba and called inside the
 # solver, so it lives in segue.sequencing.search: numba's disk cache only notices edits
 # to the file it compiles. It is part of this module's interface all the same.
-from segue.sequencing.search import energy_term as energy_term
+from segue.sequencing.energy import energy_term as energy_term
+from segue.sequencing.features import SetFeatures
 
 FloatVec = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

@@ -33,10 +33,10 @@ from segue.sequencing.costs import (
     term_matrices,
     weigh,
 )
+from segue.sequencing.energy import energy_term
 from segue.sequencing.exact import EXACT_MAX_N, held_karp
 from segue.sequencing.features import SetFeatures
 from segue.sequencing.preference import personal_weights
-from segue.sequencing.search import energy_term, search_order
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +204,8 @@ def solve(
             ])  # fmt: skip
         order, _ = held_karp(cost, first=first, last=last)
         return order
+    from segue.sequencing.search import search_order  # numba: only for sets beyond exact
+
     guide = base + (mats["energy"] if positional else 0.0)
     order, _ = search_order(
         base, energy=f.energy, targets=targets, w_energy=w_energy, guide=guide,

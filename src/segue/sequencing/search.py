@@ -36,22 +36,18 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from typing import Any, cast
 
 import numba
 import numpy as np
 import numpy.typing as npt
+
+from segue.sequencing.energy import ENERGY_DEAD_ZONE, ENERGY_DROP_COST, ENERGY_RISE_COST
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-#: Energy steps within this of the plan are free; beyond, up- and down-steps cost this much
-#: (the ``energy`` term of :mod:`segue.sequencing.costs`).
-ENERGY_DEAD_ZONE = 0.03
-ENERGY_RISE_COST = 2.0
-ENERGY_DROP_COST = 3.0
 #: Candidate successors/predecessors per track.
 NEIGHBOURS = 8
 #: Near arcs tried to place a moved segment's far end (and the tracks it is moved beside).
@@ -77,21 +73,12 @@ _EPS = 1e-10
 # --------------------------------------------------------------------------- costs
 
 
-def _float_ufunc(fn: Callable[[float, float, float, float], float]) -> Callable[..., Any]:
-    """Compile ``fn`` into a numpy ufunc over float64 that numba code can call too."""
-    vectorize: Any = numba.vectorize
-    return cast(Callable[..., Any],
-                vectorize(["float64(float64, float64, float64, float64)"], cache=True)(fn))
-
-
-@_float_ufunc
+@numba.njit(cache=True, inline="always")
 def energy_term(e_from: float, e_to: float, t_from: float, t_to: float) -> float:
-    """Raw energy cost of ``e_from`` → ``e_to`` where the arc plans ``t_from`` → ``t_to``.
+    """The energy term of :func:`segue.sequencing.energy.energy_term`, compiled for the kernels.
 
-    A NaN energy is unknown (its parts cost nothing); NaN targets mean no arc
-    (flat: only the step counts, measured against no change). A numpy ufunc,
-    also callable from numba-compiled code, so the solver and the explanation
-    compute the very same number.
+    The same formula on scalars (a test checks the two agree to the last bit), so the
+    solver and the explanation compute the very same number.
     """
     arc = not (math.isnan(t_from) or math.isnan(t_to))
     cost = 0.0

@@ -1,4 +1,4 @@
-"""The HTTP service behind ``segue serve``: a paced, narrated stream and a small web player."""
+"""The HTTP service behind ``segue serve``: a broadcast station, personal sessions, a web player."""
 
 from segue.service.app import create_app
 

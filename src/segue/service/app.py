@@ -1,67 +1,37 @@
-"""The FastAPI application: one :class:`Station`, its dependencies and the routes.
+"""The FastAPI application of ``segue serve``: one station, its routes, one-line JSON errors.
 
-Routes only delegate: they receive the station and the settings through the
-``Annotated`` aliases below and call into :mod:`segue.service.station`.
+Every error answer is ``{"error": "one line"}`` with a 4xx status (a bug still
+gets a one-line 500, logged, never a traceback to the client). Trailing-slash
+redirects are off: no answer is ever built from the request's ``Host``.
+OpenAPI is at ``/docs``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from segue import __version__
-from segue.config import Settings
-from segue.models import Listener
-from segue.narration.narrator import Narrator
+from segue.service.security import BodyLimitMiddleware
 from segue.service.station import Station
-from segue.voice.speech import SpeechEngine
 
-#: Folder of the web player.
-STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger(__name__)
 
 
-def get_station(request: Request) -> Station:
-    """The application's station (dependency)."""
-    station: Station = request.app.state.station
-    return station
+def create_app(station: Station, *, bound_url: str = "http://127.0.0.1:8000") -> FastAPI:
+    """The application serving ``station`` (started and closed with the app's lifespan).
 
-
-def get_settings(request: Request) -> Settings:
-    """The settings the application was created with, read once (dependency)."""
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-StationDep = Annotated[Station, Depends(get_station)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-
-
-def create_app(
-    paths: Sequence[str | Path],
-    *,
-    listener: Listener,
-    settings: Settings,
-    narrator: Narrator | None = None,
-    engine: SpeechEngine | None = None,
-    ready_timeout_s: float = 60.0,
-    lead_s: float = 2.5,
-) -> FastAPI:
-    """The ``segue serve`` application for the set made of ``paths``.
-
-    The set is prepared in a background thread once the application starts
-    (its lifespan); ``/`` and ``/healthz`` answer at once, a stream waits up to
-    ``ready_timeout_s`` seconds for the set. ``narrator`` and ``engine`` default
-    to the ones ``settings`` name; ``lead_s`` is how far rendering may run ahead
-    of real time.
+    ``bound_url`` is where the server listens, for playlists when the request's
+    host cannot be used.
     """
-    from segue.service.routes import router
-
-    station = Station(paths, listener=listener, settings=settings, narrator=narrator,
-                      engine=engine, lead_s=lead_s, ready_timeout_s=ready_timeout_s)  # fmt: skip
+    from segue.service.routes_sessions import router as sessions
+    from segue.service.routes_station import public, router
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,8 +42,40 @@ def create_app(
             station.close()
 
     app = FastAPI(title="segue", version=__version__, lifespan=lifespan,
-                  docs_url=None, redoc_url=None)  # fmt: skip
+                  description="An AI DJ station: broadcast streams, personal sessions, "
+                              "now playing and events.")  # fmt: skip
+    app.router.redirect_slashes = False
     app.state.station = station
-    app.state.settings = settings
+    app.state.bound_url = bound_url
+    app.add_middleware(BodyLimitMiddleware)
+    app.include_router(public)
     app.include_router(router)
+    app.include_router(sessions)
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _bug)
     return app
+
+
+async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    detail = exc.detail if isinstance(exc.detail, str) else "request refused"
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}"
+    elif exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return JSONResponse({"error": " ".join(detail.split())}, status_code=exc.status_code,
+                        headers=getattr(exc, "headers", None))  # fmt: skip
+
+
+async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    first = exc.errors()[0] if exc.errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "request"
+    message = first.get("msg", "invalid request")
+    more = len(exc.errors()) - 1
+    tail = f" (and {more} more)" if more > 0 else ""
+    return JSONResponse({"error": f"{where}: {message}{tail}"}, status_code=422)
+
+
+async def _bug(request: Request, exc: Exception) -> JSONResponse:
+    log.error("%s %s failed: %s", request.method, request.url.path, exc, exc_info=exc)
+    return JSONResponse({"error": "internal error; see the server log"}, status_code=500)

@@ -213,6 +213,7 @@ class Show:
         self._wall0: float | None = None
         self._started = False
         self._closed = False
+        self._library_dirty = False
 
     # -- public API --------------------------------------------------------
 
@@ -493,10 +494,26 @@ class Show:
                     {"upcoming": [asdict(u) for u in self.upcoming()]})
 
     def _library_changed(self, library: Library) -> None:
-        if self._started and not self._closed:
-            with self._lock:
-                if self.endless or self._count == 0:
-                    self._replan()
+        """A track joined or left the library: re-plan at the next block (not per track)."""
+        self._library_dirty = True
+
+    def _replan_for_library(self) -> None:
+        """Re-plan once for however many library changes came since the last block."""
+        self._library_dirty = False
+        with self._lock:
+            if not self._started or self._closed:
+                return
+            if self.endless or self._count == 0:
+                self._replan()
+                return
+            # A finite show keeps its order; a track that left the library leaves it too.
+            gone = {s.id for s in self._upcoming if self.library.get(s.id) is None}
+            if gone:
+                self._upcoming = [s for s in self._upcoming if s.id not in gone]
+                for item in self._queue:
+                    item.discard()
+                self._queue = []
+                self._top_up()
 
     def _top_up(self) -> None:
         """Keep the next transitions in preparation.
@@ -552,9 +569,11 @@ class Show:
     # -- the render loop ----------------------------------------------------
 
     def _step_engine(self) -> None:
-        """Before each block: apply a skip, place what must be on the clock soon."""
+        """Before each block: apply a skip, follow the library, place what is heard soon."""
         if self._pending_skip is not None:
             self._skip_now()
+        if self._library_dirty:
+            self._replan_for_library()
         while not self._finished and self._needs_next():
             item = self._queue[0] if self._queue else None
             if item is None:

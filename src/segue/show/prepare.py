@@ -132,6 +132,7 @@ class Preparer:
         self._pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="segue-prep")
         self._voice_lock = threading.Lock()
         self._breaker = breaker(f"voice:{getattr(voice, 'name', 'voice')}")
+        self._closing = threading.Event()
         self._order: queue.Queue[tuple[Prepared, Future[_Drafted]] | None] = queue.Queue()
         self._committer = threading.Thread(target=self._commit_in_order, daemon=True,
                                            name="segue-commit")  # fmt: skip
@@ -172,7 +173,7 @@ class Preparer:
             return Ready(drafted.handover, seconds=drafted.seconds)
         link = self.script.commit(drafted.draft)
         seconds = drafted.seconds + time.perf_counter() - start
-        if item.discarded.is_set():
+        if item.discarded.is_set() or self._closing.is_set():
             return Ready(drafted.handover, seconds=seconds)
         if link is None:
             return Ready(drafted.handover, dropped=drafted.draft.problem, seconds=seconds)
@@ -194,7 +195,13 @@ class Preparer:
         self._breaker.failure(why, waited_s=time.monotonic() - began)
         return None, why
 
-    def close(self) -> None:
-        """Stop taking work; what runs finishes in the background, the committer ends."""
+    def close(self, *, wait_s: float = 5.0) -> None:
+        """Stop taking work and let the committer end (waiting at most ``wait_s``).
+
+        Whatever is still queued is let go, so nothing more is spoken; a line being
+        spoken now finishes first, so the voice can then be closed without cutting it.
+        """
+        self._closing.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._order.put(None)
+        self._committer.join(wait_s)
