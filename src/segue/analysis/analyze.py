@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
-from segue.analysis import features, key, spectral, structure, tempo
+from segue.analysis import features, key, spectral, speech, structure, tempo
 from segue.analysis.decode import check_complete, iter_chunks, measurement_rate, source_rate
 from segue.analysis.loudness import LoudnessMeter
 from segue.analysis.tags import read_tags
@@ -25,7 +25,8 @@ from segue.models import FloatArray, Track, TrackAnalysis
 log = logging.getLogger(__name__)
 
 #: Bump when any analysis result would change: cached results of older versions are redone.
-ANALYZER_VERSION = "3.1"
+#: Without the speech detector the vocal onsets differ, so those results are kept apart.
+ANALYZER_VERSION = "3.2" if speech.model_path() is not None else "3.2-dsp"
 #: Shorter audio carries too little music to mix.
 MIN_DURATION_S = 5.0
 
@@ -70,7 +71,8 @@ def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<sampl
     chroma = spectral.chromagram(mono, fsr)
     k = key.estimate_key(chroma)
     cues = structure.find_cues(frames, duration, beat_times_s=beat.beat_times_s,
-                               downbeat_times_s=beat.downbeat_times_s, bpm=beat.bpm)
+                               downbeat_times_s=beat.downbeat_times_s, bpm=beat.bpm,
+                               speech=speech.speech_probability(mono, fsr))
     curve = features.energy_curve(frames, loud.short_term_lufs)
     return TrackAnalysis(
         duration_s=round(duration, 3),

@@ -36,13 +36,9 @@ NOVELTY_THRESHOLD = 0.3
 #: A boundary where the level steps up (intro) or down (outro) at least this much wins.
 MIN_ARRIVAL_GAIN_DB = 1.5
 #: Voice onset decision (see :func:`vocal_onset`): the windows compared before and after
-#: a candidate, the music needed before one, and the thresholds on the voice score's
-#: step and on its level after (logits), chosen by ``benchmarks/fit_vocal.py``.
+#: a candidate, and the music needed before one.
 VOICE_WINDOW_S = 8.0
 VOICE_LEAD_S = 4.0
-VOICE_STEP = 1.25
-VOICE_LEVEL = 0.0
-
 
 @dataclass(frozen=True)
 class Cues:
@@ -142,12 +138,37 @@ SIBILANT_HZ = (3000.0, 5000.0)
 VOICE_FEATURES = ("glide", "moving", "formant_flicker", "sibilant_flicker", "mid_flux_share",
                   "rel_glide", "rel_moving", "rel_formant_flicker", "rel_sibilant_flicker",
                   "level_db")
-#: Logistic-regression weights of :data:`VOICE_FEATURES` and the bias, fitted by
-#: ``benchmarks/fit_vocal.py`` on the vocal benchmark set.
-VOICE_WEIGHTS = np.array([0.4486, 12.2, 0.2787, -0.3417, -1.859, -0.3178, -4.928, -0.2476,
-                          0.1586, 0.008284])
-VOICE_BIAS = -0.09962
+#: The speech detector's onset (:func:`speech_onset`): the first chunk at or above
+#: this probability (Silero's own default) that begins :data:`SPEECH_HOLD_S` of mean
+#: probability at least as high, moved back over the chunks before it that still read
+#: :data:`SPEECH_BACK`: Silero reacts 0.1–0.4 s after a voice starts, and a talk-up
+#: must end before it.
+SPEECH_THRESHOLD = 0.5
+SPEECH_HOLD_S = 3.0
+SPEECH_BACK = 0.1
 
+
+@dataclass(frozen=True)
+class VoiceModel:
+    """A logistic voice score over the voice features and its onset thresholds.
+
+    ``weights`` (one per feature, in order) and ``bias`` give the score (a logit) of a
+    block; an onset is reported where the score steps up by at least ``step`` and is at
+    least ``level`` after (see :func:`onset_from_scores`). Fitted by
+    ``benchmarks/fit_vocal.py`` on the vocal benchmark set.
+    """
+
+    weights: tuple[float, ...]
+    bias: float
+    step: float
+    level: float = 0.0
+
+
+#: The DSP voice score over :data:`VOICE_FEATURES`.
+DSP_VOICE_MODEL = VoiceModel(
+    weights=(0.4486, 12.2, 0.2787, -0.3417, -1.859, -0.3178, -4.928, -0.2476, 0.1586,
+             0.008284),
+    bias=-0.09962, step=1.25)
 
 def _blocks(values: F64, step: int) -> F64:
     """``values`` (frames, ...) cut into whole blocks of ``step`` frames: (blocks, step, ...)."""
@@ -227,36 +248,83 @@ def voice_features(frames: Frames) -> tuple[F64, F64]:
     return times, table
 
 
-def voice_probability(frames: Frames) -> tuple[F64, F64]:
-    """P(a voice sounds) per block: ``(times_s, probability)``.
+def voice_scores(table: F64, model: VoiceModel = DSP_VOICE_MODEL) -> F64:
+    """The voice score (a logit) of every block of a :func:`voice_features` table."""
+    out: F64 = table @ np.asarray(model.weights) + model.bias
+    return out
 
-    A logistic model over :func:`voice_features` (:data:`VOICE_WEIGHTS`,
-    :data:`VOICE_BIAS`).
-    """
+
+def voice_probability(frames: Frames) -> tuple[F64, F64]:
+    """P(a voice sounds) per block by the DSP score: ``(times_s, probability)``."""
     times, table = voice_features(frames)
-    prob: F64 = 1.0 / (1.0 + np.exp(-(table @ VOICE_WEIGHTS + VOICE_BIAS)))
+    prob: F64 = 1.0 / (1.0 + np.exp(-voice_scores(table)))
     return times, prob
 
 
-def vocal_onset(frames: Frames, first_s: float, last_s: float) -> tuple[float | None, float]:
+def speech_onset(speech: tuple[F64, F64], first_s: float, last_s: float
+                 ) -> tuple[float | None, float]:
+    """Where the speech detector hears a voice enter for good, and a 0–1 confidence.
+
+    ``speech`` is ``(times_s, probability)`` of
+    :func:`segue.analysis.speech.speech_probability`. The onset is the first chunk
+    between ``first_s`` and ``last_s`` that reads at least :data:`SPEECH_THRESHOLD`
+    and begins :data:`SPEECH_HOLD_S` whose mean probability does too, moved back over
+    the chunks just before it that read at least :data:`SPEECH_BACK`. The confidence is
+    that mean probability. ``(None, 0.0)`` when there is none.
+    """
+    times, prob = np.asarray(speech[0]), np.asarray(speech[1])
+    if len(times) < 2:
+        return None, 0.0
+    hold = max(1, round(SPEECH_HOLD_S / float(times[1] - times[0])))
+    if len(prob) < hold:
+        return None, 0.0
+    cums = np.concatenate([[0.0], np.cumsum(prob)])
+    mean = (cums[hold:] - cums[:-hold]) / hold  # mean over chunks i .. i + hold - 1
+    head = prob[: len(mean)]
+    inside = (times[: len(mean)] >= first_s) & (times[: len(mean)] <= last_s)
+    found = np.flatnonzero(inside & (head >= SPEECH_THRESHOLD) & (mean >= SPEECH_THRESHOLD))
+    if len(found) == 0:
+        return None, 0.0
+    i = int(found[0])
+    confidence = float(mean[i])
+    while i > 0 and prob[i - 1] >= SPEECH_BACK and times[i - 1] >= first_s:
+        i -= 1
+    return round(float(times[i]), 2), round(confidence, 2)
+
+
+def vocal_onset(frames: Frames, first_s: float, last_s: float,
+                speech: tuple[F64, F64] | None = None) -> tuple[float | None, float]:
     """Where a voice (sung or spoken) enters, and a 0–1 confidence (``None``, 0: none).
 
-    A change point in the voice evidence: the block after which the model's voice
-    score (the logit of :func:`voice_probability`) is highest, on average over the next
-    :data:`VOICE_WINDOW_S`, relative to the :data:`VOICE_WINDOW_S` before it (at least
-    :data:`VOICE_LEAD_S` of music first). Textures that glide all along (chorused pads,
-    distorted guitars) raise both sides alike; a voice that enters raises only the
-    second. It is reported when that step reaches :data:`VOICE_STEP` and the score
-    after it is at least :data:`VOICE_LEVEL`; the confidence is the step over twice
-    :data:`VOICE_STEP` (0.5 at the threshold, 1 from twice it).
+    Two detectors; the earlier onset of those that find one wins, with its confidence:
+
+    - the DSP score, for any voice: a change point in the voice evidence, the block
+      after which the model's voice score (:func:`voice_scores`) is highest, on average
+      over the next :data:`VOICE_WINDOW_S`, relative to the :data:`VOICE_WINDOW_S`
+      before it (at least :data:`VOICE_LEAD_S` of music first). Textures that glide all
+      along (chorused pads, distorted guitars) raise both sides alike; a voice that
+      enters raises only the second. See :func:`onset_from_scores`.
+    - the speech detector (:func:`speech_onset`), when ``speech`` (its output) is given:
+      it hears speech under music the DSP score misses, but not sustained singing.
     """
     times, table = voice_features(frames)
-    return onset_from_scores(times, table @ VOICE_WEIGHTS + VOICE_BIAS, first_s, last_s)
+    model = DSP_VOICE_MODEL
+    found = [onset_from_scores(times, voice_scores(table, model), first_s, last_s,
+                               step=model.step, level=model.level)]
+    if speech is not None:
+        found.append(speech_onset(speech, first_s, last_s))
+    heard = [f for f in found if f[0] is not None]
+    return min(heard, key=lambda f: f[0] or 0.0) if heard else (None, 0.0)
 
 
-def onset_from_scores(times: F64, scores: F64, first_s: float, last_s: float
-                      ) -> tuple[float | None, float]:
-    """The decision of :func:`vocal_onset` on given per-block voice scores (logits)."""
+def onset_from_scores(times: F64, scores: F64, first_s: float, last_s: float, *,
+                      step: float, level: float = 0.0) -> tuple[float | None, float]:
+    """The DSP decision of :func:`vocal_onset` on given per-block voice scores (logits).
+
+    An onset is reported where the step in the score reaches ``step`` and the score after
+    it is at least ``level``; the confidence is the step over twice ``step`` (0.5 at the
+    threshold, 1 from twice it).
+    """
     per_s = 1.0 / VOICE_BLOCK_S
     window = round(VOICE_WINDOW_S * per_s)
     lead = round(VOICE_LEAD_S * per_s)
@@ -269,12 +337,12 @@ def onset_from_scores(times: F64, scores: F64, first_s: float, last_s: float
     after = (cums[ks + window] - cums[ks]) / window
     starts = np.maximum(0, ks - window)
     before = (cums[ks] - cums[starts]) / (ks - starts)
-    step = after - before
-    best = int(np.argmax(step))
-    if step[best] < VOICE_STEP or after[best] < VOICE_LEVEL:
+    rise = after - before
+    best = int(np.argmax(rise))
+    if rise[best] < step or after[best] < level:
         return None, 0.0
     onset = float(times[inside[0] + ks[best]])
-    return round(onset, 2), round(float(np.clip(step[best] / (2 * VOICE_STEP), 0.0, 1.0)), 2)
+    return round(onset, 2), round(float(np.clip(rise[best] / (2 * step), 0.0, 1.0)), 2)
 
 
 def find_cues(
@@ -284,6 +352,7 @@ def find_cues(
     beat_times_s: tuple[float, ...] = (),
     downbeat_times_s: tuple[float, ...] = (),
     bpm: float = 0.0,
+    speech: tuple[F64, F64] | None = None,
 ) -> Cues:
     """Find first/last sound, intro end, outro start and the vocal onset.
 
@@ -293,6 +362,8 @@ def find_cues(
     duration_s : length of the track.
     beat_times_s, downbeat_times_s : the grid the cues snap to.
     bpm : tempo; sets the bar length of the novelty analysis (4 s bars when 0).
+    speech : the speech detector's ``(times_s, probability)``, when it ran
+        (:func:`segue.analysis.speech.speech_probability`).
 
     """
     fps = frames.fps
@@ -339,7 +410,7 @@ def find_cues(
         outro_start = late[-1]
     intro_end = snap(min(max(intro_end, first), middle), grid)
     outro_start = snap(max(min(outro_start, last), middle), grid)
-    vocal_s, vocal_conf = vocal_onset(frames, first, last)
+    vocal_s, vocal_conf = vocal_onset(frames, first, last, speech)
     return Cues(
         first_sound_s=round(first, 3),
         last_sound_s=round(last, 3),
