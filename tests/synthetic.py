@@ -198,6 +198,22 @@ def known_track(path: Path, spec: SynthSpec, *, title: str, artist: str, energy:
                  analysis=analysis)
 
 
+def band_shelf(folder: Path, count: int, *, name: str, body_bars: int = 8, outro_bars: int = 2,
+               seed: int = 0, genres: tuple[str, ...] = ()) -> list[Any]:
+    """``count`` known 120 BPM tracks in ``folder``, each by its own band.
+
+    Titles are ``"{name} i"`` and artists ``"Band i"``; energy rises by 0.05 a track from
+    0.4; ``genres`` (when given) are cycled.
+    """
+    stem = name.casefold()[0]
+    return [known_track(folder / f"{stem}{i}.flac",
+                        SynthSpec(bpm=120, intro_bars=2, body_bars=body_bars,
+                                  outro_bars=outro_bars, seed=seed + i),
+                        title=f"{name} {i}", artist=f"Band {i}", energy=0.4 + 0.05 * i,
+                        genre=genres[i % len(genres)] if genres else None)
+            for i in range(count)]  # fmt: skip
+
+
 #: Vowel formants (Hz) and bandwidths of a sung voice (Peterson & Barney, rounded).
 VOWELS: dict[str, tuple[tuple[float, float], ...]] = {
     "a": ((730, 90), (1090, 110), (2440, 160)),

@@ -30,7 +30,7 @@ from segue.service.server import ServerLimits
 from segue.service.shows import SharedParts, engine_factory
 from segue.service.station import Station, StationConfig
 from service_harness import serving
-from synthetic import SynthSpec, known_track
+from synthetic import SynthSpec, band_shelf
 
 pytestmark = pytest.mark.slow
 
@@ -41,10 +41,7 @@ SETTINGS = Settings(align_by_ear=False)
 def shelf(tmp_path_factory: pytest.TempPathFactory) -> list[Track]:
     """Five tracks of about 24 s by five bands."""
     folder = tmp_path_factory.mktemp("station-shelf")
-    return [known_track(folder / f"s{i}.flac", SynthSpec(bpm=120, intro_bars=2, body_bars=8,
-                                                          outro_bars=2, seed=20 + i),
-                        title=f"Song {i}", artist=f"Band {i}", energy=0.4 + 0.05 * i)
-            for i in range(5)]  # fmt: skip
+    return band_shelf(folder, 5, name="Song", seed=20)
 
 
 @pytest.fixture()

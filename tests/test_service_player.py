@@ -14,7 +14,7 @@ import pytest
 
 from segue.models import Listener, Track
 from service_harness import engine_service
-from synthetic import SynthSpec, known_track
+from synthetic import band_shelf
 
 pytestmark = pytest.mark.slow
 
@@ -27,10 +27,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
 @pytest.fixture(scope="module")
 def tracks(tmp_path_factory: pytest.TempPathFactory) -> list[Track]:
     folder = tmp_path_factory.mktemp("player-shelf")
-    return [known_track(folder / f"p{i}.flac", SynthSpec(bpm=120, intro_bars=2, body_bars=8,
-                                                          outro_bars=2, seed=40 + i),
-                        title=f"Tune {i}", artist=f"Group {i}", energy=0.4 + 0.05 * i)
-            for i in range(4)]  # fmt: skip
+    return band_shelf(folder, 4, name="Tune", seed=40)
 
 
 def test_the_player_plays_shows_now_playing_and_skips(tracks: list[Track]) -> None:

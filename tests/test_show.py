@@ -19,7 +19,7 @@ from segue.narration.showscript import Draft
 from segue.sequencing import plan_order
 from segue.show.engine import PLACE_AHEAD_S, Show
 from segue.show.model import Reaction, ShowEvent
-from synthetic import SynthSpec, known_track
+from synthetic import SynthSpec, band_shelf, known_track
 
 pytestmark = pytest.mark.slow
 
@@ -45,11 +45,8 @@ def shelf(tmp_path_factory: pytest.TempPathFactory) -> list[Track]:
 def long_shelf(tmp_path_factory: pytest.TempPathFactory) -> list[Track]:
     """Six tracks of about 45 s (rock and ambient), long enough to react to as they play."""
     folder = tmp_path_factory.mktemp("long")
-    return [known_track(folder / f"l{i}.flac", SynthSpec(bpm=120, intro_bars=2, body_bars=16,
-                                                          outro_bars=4, seed=10 + i),
-                        title=f"Long {i}", artist=f"Band {i}", energy=0.4 + 0.05 * i,
-                        genre="rock" if i % 2 else "ambient")
-            for i in range(6)]  # fmt: skip
+    return band_shelf(folder, 6, name="Long", body_bars=16, outro_bars=4, seed=10,
+                      genres=("ambient", "rock"))
 
 
 def drain(show: Show, *, until_s: float | None = None) -> Iterator[np.ndarray]:
