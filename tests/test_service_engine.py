@@ -169,10 +169,10 @@ def test_tracks_deleted_mid_show_are_reported_and_the_music_goes_on(
         began = time.monotonic()
         for chunk in res.iter_bytes():
             data += chunk
-            if time.monotonic() - began > 40:
+            if time.monotonic() - began > 30:  # past the playing track's end (24 s tracks)
                 break
-    # The stream kept coming in real time (lead burst + 40 s at 192 kbit/s, give or take)...
-    assert len(data) >= 24_000 * 38
+    # The stream kept coming in real time (lead burst + 30 s at 192 kbit/s, give or take)...
+    assert len(data) >= 24_000 * 28
     # ...and it is music, not silence: no second in it is near-silent.
     (tmp_path / "after.mp3").write_bytes(bytes(data))
     pcm = np.frombuffer(subprocess.run(

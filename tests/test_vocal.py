@@ -155,7 +155,7 @@ def test_without_the_speech_detector_the_dsp_score_decides(
     assert without.vocal_onset_s == with_detector.vocal_onset_s
 
 
-def test_the_speech_detector_listens_to_the_intro_half_at_least(
+def test_the_speech_detector_listens_to_the_intro_half_at_least_up_to_a_cap(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(speech, "SCAN_S", 10.0)
     sr = SR // 4
@@ -163,3 +163,6 @@ def test_the_speech_detector_listens_to_the_intro_half_at_least(
     assert found is not None and abs(found[0][-1] - 20.0) < 0.1  # half of 40 s
     found = speech.speech_probability(np.zeros(15 * sr, np.float32), sr)
     assert found is not None and abs(found[0][-1] - 10.0) < 0.1  # SCAN_S of 15 s
+    monkeypatch.setattr(speech, "SCAN_MAX_S", 15.0)
+    found = speech.speech_probability(np.zeros(60 * sr, np.float32), sr)
+    assert found is not None and abs(found[0][-1] - 15.0) < 0.1  # never past SCAN_MAX_S
