@@ -362,3 +362,28 @@ def test_forty_listeners_joining_together_never_fall_behind() -> None:
         assert _ffmpeg_children() <= ENCODER_PROCESSES
     print(f"worst margin {min(margins):.2f} s")
     assert min(margins) > 0, margins
+
+
+def test_a_warm_encoder_runs_before_the_first_listener_and_after_the_last() -> None:
+    from segue.service.channel import Channel
+    from show_double import ToneShow
+
+    channel = Channel(ToneShow([440.0, 660.0]), label="warm", lead_s=0.5, linger_s=0.0,
+                      warm=("mp3",))
+    channel.start()
+    try:
+        assert channel.stats().encoders == ("mp3",)  # before anyone listens
+        for fmt in ("mp3", "ogg"):
+            tap = channel.open(fmt)
+            deadline = time.monotonic() + 10
+            got = b""
+            while not got and time.monotonic() < deadline:
+                got = tap.read_blocking(1.0)
+            assert got, fmt
+            tap.close()
+        deadline = time.monotonic() + 10
+        while "ogg" in channel.stats().encoders and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert channel.stats().encoders == ("mp3",)  # the other one retired, mp3 stays
+    finally:
+        channel.close()

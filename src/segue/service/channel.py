@@ -94,6 +94,8 @@ class Channel:
         second, up to this (a gap is worse than a skip heard a little later).
     pause_when_idle : stop pulling blocks while no listener is connected.
     linger_s : seconds an encoder keeps running after its last listener left.
+    warm : formats whose encoders start with the channel and never retire, so that the
+        first listener of those joins as fast as the next (no encoder start to wait for).
     clock : monotonic seconds (injected by tests).
     """
 
@@ -106,6 +108,7 @@ class Channel:
         max_lead_s: float = 4.0,
         pause_when_idle: bool = False,
         linger_s: float = 30.0,
+        warm: tuple[str, ...] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.show = show
@@ -115,6 +118,7 @@ class Channel:
         self.max_lead_s = max(lead_s, max_lead_s)
         self.pause_when_idle = pause_when_idle
         self.linger_s = linger_s
+        self.warm = tuple(FORMATS[name].name for name in warm)
         self._clock = clock
         self._lock = threading.Lock()
         self._cv = threading.Condition(self._lock)
@@ -144,7 +148,10 @@ class Channel:
     # -- lifecycle -------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the pacing thread."""
+        """Start the pacing thread and the :attr:`warm` encoders."""
+        with self._cv:
+            for name in self.warm:
+                self._encoder_locked(FORMATS[name])
         self._thread.start()
 
     def close(self) -> None:
@@ -319,7 +326,7 @@ class Channel:
     def _retire_encoders_locked(self) -> None:
         now = self._clock()
         for name, since in list(self._idle_since.items()):
-            if now - since >= self.linger_s and name in self._encoders:
+            if now - since >= self.linger_s and name in self._encoders and name not in self.warm:
                 log.debug("%s/%s: no listener for %.0f s; encoder stopped", self.label, name,
                           self.linger_s)  # fmt: skip
                 threading.Thread(target=self._encoders.pop(name).close, daemon=True).start()

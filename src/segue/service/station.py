@@ -48,6 +48,9 @@ class StationConfig:
     max_sessions: int = 8
     session_idle_s: float = 600.0
     reactions_per_min: float = 20.0
+    #: Broadcast formats encoded even while nobody listens, so that the station's first
+    #: listener hears it as fast as the next (an encoder takes about 0.2 s to start).
+    warm_formats: tuple[str, ...] = ("mp3",)
     #: Seconds a stream write may wait for a client that does not read.
     stall_s: float = 10.0
     #: ``icecast://source:PASSWORD@HOST:PORT/MOUNT`` to relay the broadcast to.
@@ -115,7 +118,7 @@ class Station:
                 return
             self._error = None
             self.broadcast = Channel(show, label="broadcast", lead_s=self.config.broadcast_lead_s,
-                                     linger_s=60.0)  # fmt: skip
+                                     linger_s=60.0, warm=self.config.warm_formats)  # fmt: skip
             self.broadcast.start()
         log.info("broadcast started")
         if self.config.icecast_url:
