@@ -62,6 +62,7 @@ from segue.narration.script import Gap
 from segue.sequencing.plan import plan_order, weights_from_settings
 from segue.sequencing.preference import personal_weights
 from segue.sequencing.rolling import ArcClock, Constraints, Heard, Rules, Step, plan_upcoming
+from segue.show.llm_requests import LLMRequestReader, reader_for
 from segue.show.log import LoggedTrack, ShowLog
 from segue.show.model import (
     NowPlaying,
@@ -73,6 +74,7 @@ from segue.show.model import (
 )
 from segue.show.prepare import GapFacts, Prepared, Preparer, Ready, closing_gap, gap_for
 from segue.show.reactions import apply_reaction
+from segue.show.requests import Catalogue, interpret
 from segue.show.words import Script
 from segue.transition.cues import TransitionCue, intro_window_s, play_range_s
 from segue.transition.handover import Handover, decide_handover
@@ -164,6 +166,7 @@ class Show:
         stop_after_s: float | None = None,
         ceiling_dbfs: float | None = None,
         keep_speech: bool = False,
+        request_reader: LLMRequestReader | None = None,
     ) -> None:
         self.library = library
         self.listener = listener
@@ -178,6 +181,7 @@ class Show:
         self._preparer: Preparer | None = None
         self._script = script
         self._narrator = narrator
+        self._reader = request_reader or (reader_for(narrator) if narrator else None)
         self.arc_name = arc or settings.arc
         self.weights = personal_weights(listener, weights_from_settings(settings))
         self.constraints = Constraints()
@@ -284,6 +288,7 @@ class Show:
 
     def react(self, reaction: Reaction) -> ReactionResult:
         """Apply a listener's reaction (any thread); see :mod:`segue.show.reactions`."""
+        reaction = self._with_llm_commands(reaction)
         with self._lock:
             if self.finished or self._closed:
                 return ReactionResult(False, "the show has ended; reactions change nothing")
@@ -295,6 +300,24 @@ class Show:
                                                       "accepted": result.accepted,
                                                       "message": result.message})
             return result
+
+    def _with_llm_commands(self, reaction: Reaction) -> Reaction:
+        """A request the rules do not understand, with an LLM's commands for it.
+
+        Asked outside the show's lock (the LLM has seconds; the audio has none), and
+        only when the show's narrator is an LLM backend.
+        """
+        if reaction.type != "request" or self._reader is None or reaction.commands:
+            return reaction
+        with self._lock:
+            pool, constraints, talk = self.pool(), self.constraints, self.talk_level
+        if interpret(reaction.text, pool, constraints, talk).understood:
+            return reaction
+        reading = self._reader.read(reaction.text, Catalogue.of(pool), talk)
+        if not reading.commands:
+            log.info("request %r: no LLM reading (%s)", reaction.text, reading.problem)
+            return reaction
+        return replace(reaction, commands=reading.commands)
 
     def now_playing(self, at_s: float | None = None) -> NowPlaying:
         """The track audible at audio time ``at_s`` (default: the end of what was yielded)."""

@@ -66,10 +66,15 @@ class NowPlaying:
 
 @dataclass(frozen=True)
 class Reaction:
-    """A listener's reaction. ``text`` is the request's words for ``request``."""
+    """A listener's reaction. ``text`` is the request's words for ``request``.
+
+    ``commands``: the request rewritten by an LLM in the offline interpreter's own forms
+    (:mod:`segue.show.llm_requests`), read when the rules do not understand ``text``.
+    """
 
     type: ReactionType
     text: str = ""
+    commands: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

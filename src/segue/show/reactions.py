@@ -27,7 +27,7 @@ from segue.sequencing.plan import weights_from_settings
 from segue.sequencing.preference import append_feedback, feedback_event, personal_weights
 from segue.sequencing.rolling import _norm
 from segue.show.model import Reaction, ReactionResult
-from segue.show.requests import interpret
+from segue.show.requests import Interpretation, interpret, interpret_commands
 
 if TYPE_CHECKING:
     from segue.show.engine import Show
@@ -148,8 +148,21 @@ def _talk(show: Show, step: int) -> ReactionResult:
     return _result(show, True, f"{said} from the next link on", talk_level=new)
 
 
-def _request(show: Show, reaction: Reaction) -> ReactionResult:
+def _read(show: Show, reaction: Reaction) -> Interpretation:
+    """The rules' reading of the request; an LLM's commands when the rules fail."""
     reading = interpret(reaction.text, show.pool(), show.constraints, show.talk_level)
+    if reading.understood or not reaction.commands:
+        return reading
+    llm = interpret_commands(reaction.commands, show.pool(), show.constraints, show.talk_level)
+    heard = "; ".join(repr(c) for c in reaction.commands)
+    if not llm.understood:
+        return dataclasses.replace(reading, message=f"{reading.message} (read by the LLM as "
+                                                    f"{heard}: {llm.message})")  # fmt: skip
+    return dataclasses.replace(llm, message=f"{llm.message} (read by the LLM as {heard})")
+
+
+def _request(show: Show, reaction: Reaction) -> ReactionResult:
+    reading = _read(show, reaction)
     if not reading.understood:
         return _result(show, False, reading.message)
     show.constraints = reading.constraints

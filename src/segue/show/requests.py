@@ -251,3 +251,29 @@ def interpret(
     return Interpretation(
         False, f"not understood: {cleaned!r} (try 'play TITLE', 'more ARTIST', 'something "
                "calmer', 'no more GENRE', 'less talk')", constraints)  # fmt: skip
+
+
+def interpret_commands(
+    commands: Sequence[str], tracks: dict[str, Track], constraints: Constraints,
+    talk_level: TalkLevel,
+) -> Interpretation:
+    """Read ``commands`` one after another, each on the constraints the one before left.
+
+    Understood when at least one is; the message joins what each understood one did.
+    Commands no rule understands change nothing (an LLM's rewriting of a request is
+    read here: see :mod:`segue.show.llm_requests`).
+    """
+    said: list[str] = []
+    chosen: tuple[str, ...] = ()
+    talk: TalkLevel | None = None
+    for command in commands:
+        reading = interpret(command, tracks, constraints, talk or talk_level)
+        if not reading.understood:
+            continue
+        said.append(reading.message)
+        constraints = reading.constraints
+        talk = reading.talk_level or talk
+        chosen = chosen or reading.chosen_ids
+    if not said:
+        return Interpretation(False, "nothing in the library fits", constraints)
+    return Interpretation(True, "; ".join(said), constraints, talk_level=talk, chosen_ids=chosen)
