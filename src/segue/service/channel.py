@@ -118,7 +118,7 @@ class Channel:
         self.max_lead_s = max(lead_s, max_lead_s)
         self.pause_when_idle = pause_when_idle
         self.linger_s = linger_s
-        self.warm = tuple(FORMATS[name].name for name in warm)
+        self.warm = warm
         self._clock = clock
         self._lock = threading.Lock()
         self._cv = threading.Condition(self._lock)

@@ -311,9 +311,10 @@ class Show:
             return reaction
         with self._lock:
             pool, constraints, talk = self.pool(), self.constraints, self.talk_level
-        if interpret(reaction.text, pool, constraints, talk).understood:
+        catalogue = Catalogue.of(pool)
+        if interpret(reaction.text, pool, constraints, talk, catalogue=catalogue).understood:
             return reaction
-        reading = self._reader.read(reaction.text, Catalogue.of(pool), talk)
+        reading = self._reader.read(reaction.text, catalogue, talk)
         if not reading.commands:
             log.info("request %r: no LLM reading (%s)", reaction.text, reading.problem)
             return reaction

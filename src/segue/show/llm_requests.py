@@ -23,12 +23,11 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from segue.errors import NarrationError
-from segue.narration.narrator import LineGenerator
-from segue.narration.templates import TemplateStore, default_prompts_dir
+from segue.narration.narrator import LineGenerator, Narrator
+from segue.narration.templates import TemplateStore
 from segue.show.requests import Catalogue, fold
 
 log = logging.getLogger(__name__)
@@ -115,17 +114,16 @@ def _context(text: str, catalogue: Catalogue, talk_level: str) -> dict[str, Any]
             "titles": _ranked(titles, words)}  # fmt: skip
 
 
-def reader_for(narrator: object, prompts_dir: Path | None = None) -> LLMRequestReader | None:
+def reader_for(narrator: Narrator) -> LLMRequestReader | None:
     """A reader on ``narrator``'s LLM backend; ``None`` for the template narrator.
 
-    ``None`` too when the prompts folder has no ``requests/`` template (a custom folder
-    made before it existed): requests are then read by the rules alone.
+    ``None`` too when the narrator's prompts folder has no ``requests/`` template (a
+    custom folder made before it existed): requests are then read by the rules alone.
     """
     backend = getattr(narrator, "backend", None)
     if backend is None:
         return None
-    folder = (prompts_dir or getattr(getattr(narrator, "store", None), "directory", None)
-              or default_prompts_dir()) / "requests"  # fmt: skip
+    folder = narrator.store.directory / "requests"
     if not (folder / f"{TEMPLATE}.j2").is_file():
         log.info("%s: no %s.j2, so requests are read by the rules alone", folder, TEMPLATE)
         return None

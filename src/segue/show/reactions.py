@@ -150,10 +150,11 @@ def _talk(show: Show, step: int) -> ReactionResult:
 
 def _read(show: Show, reaction: Reaction) -> Interpretation:
     """The rules' reading of the request; an LLM's commands when the rules fail."""
-    reading = interpret(reaction.text, show.pool(), show.constraints, show.talk_level)
+    pool = show.pool()
+    reading = interpret(reaction.text, pool, show.constraints, show.talk_level)
     if reading.understood or not reaction.commands:
         return reading
-    llm = interpret_commands(reaction.commands, show.pool(), show.constraints, show.talk_level)
+    llm = interpret_commands(reaction.commands, pool, show.constraints, show.talk_level)
     heard = "; ".join(repr(c) for c in reaction.commands)
     if not llm.understood:
         return dataclasses.replace(reading, message=f"{reading.message} (read by the LLM as "

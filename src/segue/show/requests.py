@@ -224,18 +224,19 @@ RULES: tuple[tuple[re.Pattern[str], Rule], ...] = tuple(
 def interpret(
     text: str, tracks: dict[str, Track], constraints: Constraints, talk_level: TalkLevel,
     *, rules: Sequence[tuple[re.Pattern[str], Rule]] = RULES,
+    catalogue: Catalogue | None = None,
 ) -> Interpretation:
     """Read a request against the library (id → track) and the constraints so far.
 
     The first rule that matches decides; text that no rule understands changes
-    nothing and says so.
+    nothing and says so. ``catalogue``: ``tracks``' catalogue, when the caller has it.
     """
     cleaned = " ".join(text.split())
     if not cleaned:
         return Interpretation(False, "an empty request", constraints)
     if len(cleaned) > 200:
         return Interpretation(False, "a request of at most 200 characters, please", constraints)
-    catalogue = Catalogue.of(tracks)
+    catalogue = catalogue or Catalogue.of(tracks)
     unknown: str | None = None
     for pattern, rule in rules:
         m = pattern.search(cleaned)
@@ -266,8 +267,10 @@ def interpret_commands(
     said: list[str] = []
     chosen: tuple[str, ...] = ()
     talk: TalkLevel | None = None
+    catalogue = Catalogue.of(tracks)
     for command in commands:
-        reading = interpret(command, tracks, constraints, talk or talk_level)
+        reading = interpret(command, tracks, constraints, talk or talk_level,
+                            catalogue=catalogue)
         if not reading.understood:
             continue
         said.append(reading.message)
