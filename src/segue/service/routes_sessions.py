@@ -20,7 +20,13 @@ from segue.service.icy import wants_icy
 from segue.service.sessions import SessionLimitError
 from segue.service.shows import ShowSpec
 from segue.service.station import Station
-from segue.service.streaming import AudioStream, EventStream, UnknownFormatError, audio_answer
+from segue.service.streaming import (
+    AudioStream,
+    EventStream,
+    UnknownFormatError,
+    audio_answer,
+    parse_event_id,
+)
 from segue.service.views import jsonable, now_playing_json, played_json, upcoming_json
 from segue.show.model import Reaction
 
@@ -188,9 +194,8 @@ def session_stream(session: SessionDep, station: StationDep, fmt: str = "mp3",
 def session_events(session: SessionDep, station: StationDep,
                    last_event_id: str | None = Header(None)) -> EventStream:  # fmt: skip
     """Server-sent events of the session, each as it is heard."""
-    raw = last_event_id
     return EventStream(session.channel, lambda: session_json(session),
-                       last_event_id=int(raw) if raw and raw.strip().isdigit() else None,
+                       last_event_id=parse_event_id(last_event_id),
                        stall_s=station.config.stall_s)  # fmt: skip
 
 

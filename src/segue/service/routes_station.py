@@ -19,7 +19,13 @@ from segue.service.channel import Channel
 from segue.service.deps import AuthorizedDep, StationDep, require_token
 from segue.service.icy import wants_icy
 from segue.service.station import Station
-from segue.service.streaming import AudioStream, EventStream, UnknownFormatError, audio_answer
+from segue.service.streaming import (
+    AudioStream,
+    EventStream,
+    UnknownFormatError,
+    audio_answer,
+    parse_event_id,
+)
 from segue.service.views import now_json, now_playing_json, timeline_json
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -135,7 +141,7 @@ def events(station: StationDep, last_event_id: str | None = Header(None)) -> Eve
     def snapshot() -> dict[str, Any]:
         return {"station": station_json(station), **now_playing_json(channel)}
 
-    return EventStream(channel, snapshot, last_event_id=_event_id(last_event_id),
+    return EventStream(channel, snapshot, last_event_id=parse_event_id(last_event_id),
                        stall_s=station.config.stall_s)  # fmt: skip
 
 
@@ -152,7 +158,3 @@ async def timeline(station: StationDep) -> dict[str, Any]:
     """What the broadcast played and said so far, by library id (no file paths)."""
     body: dict[str, Any] = await in_thread(timeline_json, on_air(station))
     return body
-
-
-def _event_id(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.strip().isdigit() else None

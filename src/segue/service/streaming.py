@@ -234,6 +234,11 @@ class EventStream(LiveResponse):
             self.channel.unsubscribe(sub)
 
 
+def parse_event_id(raw: str | None) -> int | None:
+    """A ``Last-Event-ID`` header as the event number to resume after (``None``: from now)."""
+    return int(raw) if raw and raw.strip().isdigit() else None
+
+
 def _event_bytes(event: Any) -> bytes:
     data = {"seq": event.seq, "at_s": round(event.at_s, 3), **jsonable(event.data)}
     return _sse(event.kind, event.seq, data)
