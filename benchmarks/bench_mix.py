@@ -671,6 +671,8 @@ def hard_sets(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     out: dict[str, Any] = {}
     sets = {"loud": hard_masters.loud() + hard_masters.war(), "quiet": hard_masters.quiet()}
     for name, paths in sets.items():
+        if name not in args.hard_sets:
+            continue
         _, timeline = build_set(args.hard_minutes, analysed(paths))
         mp3 = tmp / f"{name}-q.mp3"
         job = tmp / f"{name}-q.pickle"
@@ -736,6 +738,8 @@ def main() -> None:
     parser.add_argument("--hard", action="store_true",
                         help="peaks per output format and loudness on the loudest/quietest masters")
     parser.add_argument("--hard-minutes", type=float, default=15)
+    parser.add_argument("--hard-sets", nargs="+", choices=("loud", "quiet"),
+                        default=["loud", "quiet"], help="which hard sets to measure")
     parser.add_argument("--memory", type=float, nargs="*", default=None, metavar="MINUTES",
                         help="peak RSS at these lengths (e.g. 80 160), 18 distinct hard tracks")
     parser.add_argument("--charted", action="store_true",

@@ -71,8 +71,10 @@ class GuardCodec:
 #: −1.03 (MP3), −1.11 (Vorbis) and −1.15 dBTP (Opus); but loud masters streamed as
 #: Opus 128k reached −0.93 at z = 2, and quiet masters raised 6–11 dB into the
 #: limiter −0.96 as an Opus file at z = 3 (−1.09 at z = 4, costing 0.13 LU more).
-#: MP3 and Vorbis met the ceiling on both sets at z = 2.5 (−1.01 at worst).
-ERROR_SIGMAS = {"libmp3lame": 3.0, "libvorbis": 3.0, "libopus": 4.0}
+#: MP3 and Vorbis met the ceiling on both sets at z = 2.5 (−1.01 at worst) in one run,
+#: but the MP3 file of the quiet set read −0.996 at z = 3 in another: the error's tail
+#: is long, so MP3 keeps 3.5 σ (−1.01 on that set, 0.08 LU of loudness).
+ERROR_SIGMAS = {"libmp3lame": 3.5, "libvorbis": 3.0, "libopus": 4.0}
 #: Samples a decoded MP3 leads by when read from a pipe (576 + 529, LAME and decoder).
 MP3_DECODER_OFFSET = 1105
 #: Ogg pages of 20 ms for the trial (the default is 1 s), so its latency stays small.
