@@ -10,7 +10,9 @@ import pytest
 from synthetic import SynthSpec, write_track
 
 # Keep the test run's caches out of the user's home.
-os.environ.setdefault("SEGUE_CACHE_DIR", str(Path(__file__).parent / ".cache"))
+# Each pytest-xdist worker gets its own, so two workers never write one cache file at once.
+os.environ.setdefault("SEGUE_CACHE_DIR", str(Path(__file__).parent / ".cache"
+                                             / os.environ.get("PYTEST_XDIST_WORKER", "main")))
 # The end-to-end mix tests count on a link before every track; the talk plan's own
 # default (mini-sets for a normal listener) is tested with explicit settings in
 # tests/test_narration*.py, which never read the environment.
