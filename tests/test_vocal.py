@@ -151,8 +151,11 @@ def test_without_the_speech_detector_the_dsp_score_decides(
     monkeypatch.setattr(speech, "speech_probability", lambda y, sr, **_: None)
     without = analyze_samples(mixed.T.astype(np.float32), SR)
     assert without.vocal_onset_s is not None and abs(without.vocal_onset_s - 30.0) <= HIT_S
-    # Silero does not hear this sung voice, so both read the DSP score's onset.
-    assert without.vocal_onset_s == with_detector.vocal_onset_s
+    # Plain Silero does not hear this sung voice; with the music suppressed it hears it a
+    # little earlier than the DSP score (30.0 vs 30.1 s): the earlier onset wins.
+    assert with_detector.vocal_onset_s is not None
+    assert abs(with_detector.vocal_onset_s - 30.0) <= HIT_S
+    assert with_detector.vocal_onset_s <= without.vocal_onset_s
 
 
 def test_the_speech_detector_listens_to_the_intro_half_at_least_up_to_a_cap(
