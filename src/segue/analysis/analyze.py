@@ -25,8 +25,9 @@ from segue.models import FloatArray, Track, TrackAnalysis
 log = logging.getLogger(__name__)
 
 #: Bump when any analysis result would change: cached results of older versions are redone.
-#: Without the speech detector the vocal onsets differ, so those results are kept apart.
-ANALYZER_VERSION = "3.2" if speech.model_path() is not None else "3.2-dsp"
+#: Without the speech detector the vocal onsets differ, so those results are kept apart
+#: (and keep their version when only the detector's side changes).
+ANALYZER_VERSION = "3.3" if speech.model_path() is not None else "3.2-dsp"
 #: Shorter audio carries too little music to mix.
 MIN_DURATION_S = 5.0
 
@@ -70,9 +71,12 @@ def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<sampl
                                 accent=low_accent)
     chroma = spectral.chromagram(mono, fsr)
     k = key.estimate_key(chroma)
+    heard = speech.speech_probability(mono, fsr)
+    # The second listening, with the music suppressed, only when the detector runs.
+    enhanced = speech.speech_probability(mono, fsr, enhance=True) if heard is not None else None
     cues = structure.find_cues(frames, duration, beat_times_s=beat.beat_times_s,
                                downbeat_times_s=beat.downbeat_times_s, bpm=beat.bpm,
-                               speech=speech.speech_probability(mono, fsr))
+                               speech=heard, enhanced_speech=enhanced)
     curve = features.energy_curve(frames, loud.short_term_lufs)
     return TrackAnalysis(
         duration_s=round(duration, 3),

@@ -146,6 +146,16 @@ VOICE_FEATURES = ("glide", "moving", "formant_flicker", "sibilant_flicker", "mid
 SPEECH_THRESHOLD = 0.5
 SPEECH_HOLD_S = 3.0
 SPEECH_BACK = 0.1
+#: The same detector on the signal with the music suppressed
+#: (:mod:`segue.analysis.separation`) also reads music that does not repeat, so its
+#: onset must read at least this much and rise by :data:`ENHANCED_SPEECH_RISE` in mean
+#: probability over the :data:`VOICE_WINDOW_S` after it against the one before it: a
+#: voice enters, a texture read all along does not (nor one read from the first sound
+#: on: like the DSP score, this onset needs :data:`VOICE_LEAD_S` of music first).
+#: Chosen on the synthetic voices and the instrumentals alone (best F1 with no more
+#: onsets on instrumentals), not on the recorded speech (``benchmarks/vocal_sets.py``).
+ENHANCED_SPEECH_THRESHOLD = 0.6
+ENHANCED_SPEECH_RISE = 0.5
 
 
 @dataclass(frozen=True)
@@ -261,28 +271,37 @@ def voice_probability(frames: Frames) -> tuple[F64, F64]:
     return times, prob
 
 
-def speech_onset(speech: tuple[F64, F64], first_s: float, last_s: float
+def speech_onset(speech: tuple[F64, F64], first_s: float, last_s: float, *,
+                 threshold: float = SPEECH_THRESHOLD, rise: float | None = None
                  ) -> tuple[float | None, float]:
     """Where the speech detector hears a voice enter for good, and a 0–1 confidence.
 
     ``speech`` is ``(times_s, probability)`` of
     :func:`segue.analysis.speech.speech_probability`. The onset is the first chunk
-    between ``first_s`` and ``last_s`` that reads at least :data:`SPEECH_THRESHOLD`
-    and begins :data:`SPEECH_HOLD_S` whose mean probability does too, moved back over
-    the chunks just before it that read at least :data:`SPEECH_BACK`. The confidence is
-    that mean probability. ``(None, 0.0)`` when there is none.
+    between ``first_s`` and ``last_s`` that reads at least ``threshold`` and begins
+    :data:`SPEECH_HOLD_S` whose mean probability does too (and, when ``rise`` is given,
+    whose mean over the next :data:`VOICE_WINDOW_S` exceeds that over the one before by
+    ``rise``, after at least :data:`VOICE_LEAD_S` of music as for the DSP score), moved
+    back over the chunks just before it that read at least :data:`SPEECH_BACK`. The
+    confidence is that mean probability. ``(None, 0.0)`` when there is none.
     """
     times, prob = np.asarray(speech[0]), np.asarray(speech[1])
     if len(times) < 2:
         return None, 0.0
-    hold = max(1, round(SPEECH_HOLD_S / float(times[1] - times[0])))
+    if rise is not None:
+        first_s += VOICE_LEAD_S  # a rise needs music before it to rise from
+    dt = float(times[1] - times[0])
+    hold = max(1, round(SPEECH_HOLD_S / dt))
     if len(prob) < hold:
         return None, 0.0
     cums = np.concatenate([[0.0], np.cumsum(prob)])
     mean = (cums[hold:] - cums[:-hold]) / hold  # mean over chunks i .. i + hold - 1
     head = prob[: len(mean)]
     inside = (times[: len(mean)] >= first_s) & (times[: len(mean)] <= last_s)
-    found = np.flatnonzero(inside & (head >= SPEECH_THRESHOLD) & (mean >= SPEECH_THRESHOLD))
+    ok = inside & (head >= threshold) & (mean >= threshold)
+    if rise is not None:
+        ok &= _rise(cums, len(mean), max(1, round(VOICE_WINDOW_S / dt))) >= rise
+    found = np.flatnonzero(ok)
     if len(found) == 0:
         return None, 0.0
     i = int(found[0])
@@ -292,8 +311,24 @@ def speech_onset(speech: tuple[F64, F64], first_s: float, last_s: float
     return round(float(times[i]), 2), round(confidence, 2)
 
 
+def _rise(cums: F64, n: int, window: int) -> F64:
+    """Per chunk ``i < n``: mean over the ``window`` chunks from it minus the one before.
+
+    ``cums`` is the probabilities' cumulative sum with a leading 0; before the first
+    chunk the mean counts as 0.
+    """
+    i = np.arange(n)
+    end, start = np.minimum(i + window, len(cums) - 1), np.maximum(i - window, 0)
+    after = (cums[end] - cums[i]) / np.maximum(end - i, 1)
+    before = np.where(i > 0, (cums[i] - cums[start]) / np.maximum(i - start, 1), 0.0)
+    out: F64 = after - before
+    return out
+
+
 def vocal_onset(frames: Frames, first_s: float, last_s: float,
-                speech: tuple[F64, F64] | None = None) -> tuple[float | None, float]:
+                speech: tuple[F64, F64] | None = None,
+                enhanced_speech: tuple[F64, F64] | None = None
+                ) -> tuple[float | None, float]:
     """Where a voice (sung or spoken) enters, and a 0–1 confidence (``None``, 0: none).
 
     Two detectors; the earlier onset of those that find one wins, with its confidence:
@@ -306,6 +341,11 @@ def vocal_onset(frames: Frames, first_s: float, last_s: float,
       enters raises only the second. See :func:`onset_from_scores`.
     - the speech detector (:func:`speech_onset`), when ``speech`` (its output) is given:
       it hears speech under music the DSP score misses, but not sustained singing.
+    - the speech detector on the signal with the music suppressed, when
+      ``enhanced_speech`` is given: it hears recorded speech buried in dense music, and
+      must read :data:`ENHANCED_SPEECH_THRESHOLD` and rise by
+      :data:`ENHANCED_SPEECH_RISE` (the suppression lets through music that does not
+      repeat, which it sometimes takes for speech).
     """
     times, table = voice_features(frames)
     model = DSP_VOICE_MODEL
@@ -313,6 +353,10 @@ def vocal_onset(frames: Frames, first_s: float, last_s: float,
                                step=model.step, level=model.level)]
     if speech is not None:
         found.append(speech_onset(speech, first_s, last_s))
+    if enhanced_speech is not None:
+        found.append(speech_onset(enhanced_speech, first_s, last_s,
+                                  threshold=ENHANCED_SPEECH_THRESHOLD,
+                                  rise=ENHANCED_SPEECH_RISE))
     heard = [f for f in found if f[0] is not None]
     return min(heard, key=lambda f: f[0] or 0.0) if heard else (None, 0.0)
 
@@ -353,6 +397,7 @@ def find_cues(
     downbeat_times_s: tuple[float, ...] = (),
     bpm: float = 0.0,
     speech: tuple[F64, F64] | None = None,
+    enhanced_speech: tuple[F64, F64] | None = None,
 ) -> Cues:
     """Find first/last sound, intro end, outro start and the vocal onset.
 
@@ -364,6 +409,7 @@ def find_cues(
     bpm : tempo; sets the bar length of the novelty analysis (4 s bars when 0).
     speech : the speech detector's ``(times_s, probability)``, when it ran
         (:func:`segue.analysis.speech.speech_probability`).
+    enhanced_speech : the same on the signal with the music suppressed (``enhance``).
 
     """
     fps = frames.fps
@@ -410,7 +456,7 @@ def find_cues(
         outro_start = late[-1]
     intro_end = snap(min(max(intro_end, first), middle), grid)
     outro_start = snap(max(min(outro_start, last), middle), grid)
-    vocal_s, vocal_conf = vocal_onset(frames, first, last, speech)
+    vocal_s, vocal_conf = vocal_onset(frames, first, last, speech, enhanced_speech)
     return Cues(
         first_sound_s=round(first, 3),
         last_sound_s=round(last, 3),
