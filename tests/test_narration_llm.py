@@ -170,14 +170,18 @@ def test_a_whole_set_from_a_helpful_model_keeps_varied_openings() -> None:
 
 
 def test_generated_lines_are_cached_by_template_context_backend_and_model(tmp_path: Path) -> None:
+    # Time enough that no line falls back on a busy machine: a fallback is not cached,
+    # so the second run would ask again (the timeouts are tested above).
+    patient = {"llm_cache": True, "llm_timeout_s": 5.0, "llm_deadline_s": 15.0}
     with ScriptedOpenAI(Helpful()) as server:
-        cached = narrator_for(server, tmp_path, llm_cache=True)
+        cached = narrator_for(server, tmp_path, **patient)
         first = write_script(make_plan(3), Listener(), cached, EVERY)
         asked = len(server.requests)
-        cached = narrator_for(server, tmp_path, llm_cache=True)  # a new process, the same cache
+        assert all(lk.backend == "openai" for lk in first)
+        cached = narrator_for(server, tmp_path, **patient)  # a new process, the same cache
         again = write_script(make_plan(3), Listener(), cached, EVERY)
         assert len(server.requests) == asked  # all from the cache
-        other = narrator_for(server, tmp_path, llm_cache=True, llm_model="scripted-2")
+        other = narrator_for(server, tmp_path, **patient, llm_model="scripted-2")
         write_script(make_plan(3), Listener(), other, EVERY)
         assert len(server.requests) > asked  # another model: asked again
     assert [lk.text for lk in first] == [lk.text for lk in again]
