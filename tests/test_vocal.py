@@ -124,6 +124,22 @@ def test_speech_onset_needs_a_voice_that_stays() -> None:
     assert structure.speech_onset((times, prob), 0.0, 15.0) == (None, 0.0)
 
 
+
+def test_speech_onset_is_the_first_line_of_a_voice_that_pauses() -> None:
+    """A short line, a pause, then the voice stays: the onset is the first line's."""
+    times = np.arange(0, 60, 0.032)
+    prob = np.zeros_like(times)
+    prob[(times >= 12.0) & (times < 12.1)] = 0.9  # a blip 11 s before: no line
+    prob[(times >= 20.0) & (times < 21.0)] = 0.9  # "Jawohl!"
+    prob[times >= 23.0] = 0.9
+    onset, conf = structure.speech_onset((times, prob), 0.0, 60.0)
+    assert onset is not None and abs(onset - 20.0) < 0.05 and conf == pytest.approx(0.9)
+    # Too far before the voice that stays (over 8 s), a line is not taken for its start.
+    prob[(times >= 20.0) & (times < 21.0)] = 0.0
+    prob[(times >= 14.0) & (times < 15.0)] = 0.9
+    onset, _ = structure.speech_onset((times, prob), 0.0, 60.0)
+    assert onset is not None and abs(onset - 23.0) < 0.05
+
 @pytest.mark.parametrize("gain_db", [0.0, -6.0])
 def test_the_issues_example_speech_over_an_electronic_instrumental_20_s_in(
         tmp_path: Path, gain_db: float) -> None:
