@@ -456,6 +456,11 @@ def print_segue_only(segue: dict[str, Any]) -> None:
         if "round1" in segue["vocals"]["vocal"]:
             print("  without the recorded human speech (the first round's set):")
             print_vocal(segue["vocals"]["vocal"]["round1"])
+    # The summary table's speed counts only the sets every system runs.
+    for name in ("degenerate", "stretch", "vocals"):
+        if name in segue:
+            print(f"  {name}: {segue[name]['cpu_s_per_3min_track']:.2f} CPU s per 3-min track, "
+                  f"peak RSS {segue[name]['peak_rss_mb']:.0f} MB")
 
 
 def print_vocal(v: dict[str, Any]) -> None:
