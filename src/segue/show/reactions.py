@@ -27,7 +27,7 @@ from segue.sequencing.plan import weights_from_settings
 from segue.sequencing.preference import append_feedback, feedback_event, personal_weights
 from segue.sequencing.rolling import _norm
 from segue.show.model import Reaction, ReactionResult
-from segue.show.requests import Interpretation, interpret, interpret_commands
+from segue.show.requests import Catalogue, Interpretation, interpret, interpret_commands
 
 if TYPE_CHECKING:
     from segue.show.engine import Show
@@ -151,10 +151,13 @@ def _talk(show: Show, step: int) -> ReactionResult:
 def _read(show: Show, reaction: Reaction) -> Interpretation:
     """The rules' reading of the request; an LLM's commands when the rules fail."""
     pool = show.pool()
-    reading = interpret(reaction.text, pool, show.constraints, show.talk_level)
+    catalogue = Catalogue.of(pool)
+    reading = interpret(reaction.text, pool, show.constraints, show.talk_level,
+                        catalogue=catalogue)
     if reading.understood or not reaction.commands:
         return reading
-    llm = interpret_commands(reaction.commands, pool, show.constraints, show.talk_level)
+    llm = interpret_commands(reaction.commands, pool, show.constraints, show.talk_level,
+                             catalogue=catalogue)
     heard = "; ".join(repr(c) for c in reaction.commands)
     if not llm.understood:
         return dataclasses.replace(reading, message=f"{reading.message} (read by the LLM as "

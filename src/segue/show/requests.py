@@ -256,18 +256,18 @@ def interpret(
 
 def interpret_commands(
     commands: Sequence[str], tracks: dict[str, Track], constraints: Constraints,
-    talk_level: TalkLevel,
+    talk_level: TalkLevel, *, catalogue: Catalogue | None = None,
 ) -> Interpretation:
     """Read ``commands`` one after another, each on the constraints the one before left.
 
     Understood when at least one is; the message joins what each understood one did.
     Commands no rule understands change nothing (an LLM's rewriting of a request is
-    read here: see :mod:`segue.show.llm_requests`).
+    read here: see :mod:`segue.show.llm_requests`). ``catalogue`` as for :func:`interpret`.
     """
     said: list[str] = []
     chosen: tuple[str, ...] = ()
     talk: TalkLevel | None = None
-    catalogue = Catalogue.of(tracks)
+    catalogue = catalogue or Catalogue.of(tracks)
     for command in commands:
         reading = interpret(command, tracks, constraints, talk or talk_level,
                             catalogue=catalogue)
