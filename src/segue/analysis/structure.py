@@ -413,6 +413,50 @@ def onset_from_scores(times: F64, scores: F64, first_s: float, last_s: float, *,
     return round(onset, 2), round(float(np.clip(rise[best] / (2 * step), 0.0, 1.0)), 2)
 
 
+def _mean_db(level: F64, times: F64, a: float, b: float) -> float:
+    """The power mean of ``level`` (dB) over ``a <= times < b``; -120 when empty."""
+    sel = level[(times >= a) & (times < b)]
+    return float(10.0 * np.log10(np.mean(10.0 ** (sel / 10.0)))) if len(sel) else -120.0
+
+
+def _boundary(steps: list[tuple[float, float]], fallback: float | None, default: float
+              ) -> float:
+    """The time of the largest step in level, when it is clear enough.
+
+    ``steps`` are ``(dB, t)``; the largest counts when it reaches
+    :data:`MIN_ARRIVAL_GAIN_DB`. Else ``fallback`` or, without one, ``default``.
+    """
+    best = max(steps, default=(0.0, default))
+    if best[0] >= MIN_ARRIVAL_GAIN_DB:
+        return best[1]
+    return default if fallback is None else fallback
+
+
+def _sections(frames: Frames, level: F64, first: float, last: float, bar_s: float,
+              arrival: float, departure: float) -> tuple[float, float]:
+    """Intro end and outro start: steps in level at novelty boundaries, before snapping.
+
+    ``arrival`` and ``departure`` are where the level first and last reaches the body's;
+    they are candidates too, and the answer when no boundary is clearer.
+    """
+    times = frames.times_s
+    nov_t, nov = novelty(frames, bar_s)
+    peaks = [float(nov_t[p]) for p in _peaks(nov, NOVELTY_THRESHOLD)] if len(nov) else []
+    span = max(8 * bar_s, 10.0)
+    lead = max(2 * bar_s, 4.0)  # a shorter "before" is too little to compare with
+    # The song arrives at the boundary after which it is loudest relative to before;
+    # with no step in level, at the first clear change in sound.
+    early = [t for t in peaks if first + lead <= t <= first + 0.4 * (last - first)]
+    gains = [(_mean_db(level, times, t, t + span) - _mean_db(level, times, first, t), t)
+             for t in [*early, arrival] if t >= first + lead]
+    intro_end = _boundary(gains, early[0] if early else None, arrival)
+    # The ending begins at the boundary after which it is quietest relative to before.
+    late = [t for t in peaks if last - 0.4 * (last - first) <= t <= last - lead]
+    drops = [(_mean_db(level, times, t - span, t) - _mean_db(level, times, t, last), t)
+             for t in [*late, departure] if t <= last - lead]
+    return intro_end, _boundary(drops, late[-1] if late else None, departure)
+
+
 def find_cues(
     frames: Frames,
     duration_s: float,
@@ -449,35 +493,9 @@ def find_cues(
     body = float(np.percentile(level[audible[0] : audible[-1] + 1], 60))
     arrived = np.flatnonzero(level >= body - ARRIVAL_DROP_DB)
     middle = first + (last - first) / 2.0
-    intro_end = float(times[arrived[0]]) if len(arrived) else first
-    outro_start = float(times[arrived[-1]]) if len(arrived) else last
-    nov_t, nov = novelty(frames, bar_s)
-    peaks = [float(nov_t[p]) for p in _peaks(nov, NOVELTY_THRESHOLD)] if len(nov) else []
-    span = max(8 * bar_s, 10.0)
-    lead = max(2 * bar_s, 4.0)  # a shorter "before" is too little to compare with
-
-    def mean_db(a: float, b: float) -> float:
-        sel = level[(times >= a) & (times < b)]
-        return float(10.0 * np.log10(np.mean(10.0 ** (sel / 10.0)))) if len(sel) else -120.0
-
-    # The song arrives at the boundary after which it is loudest relative to before.
-    early = [t for t in peaks if first + lead <= t <= first + 0.4 * (last - first)]
-    gains = [(mean_db(t, t + span) - mean_db(first, t), t) for t in [*early, intro_end]
-             if t >= first + lead]
-    best_gain = max((g for g, _ in gains), default=0.0)
-    if best_gain >= MIN_ARRIVAL_GAIN_DB:
-        intro_end = max(gains)[1]
-    elif early:
-        intro_end = early[0]  # no step in level: the first clear change in sound
-    # The ending begins at the boundary after which it is quietest relative to before.
-    late = [t for t in peaks if last - 0.4 * (last - first) <= t <= last - lead]
-    drops = [(mean_db(t - span, t) - mean_db(t, last), t) for t in [*late, outro_start]
-             if t <= last - lead]
-    best_drop = max((g for g, _ in drops), default=0.0)
-    if best_drop >= MIN_ARRIVAL_GAIN_DB:
-        outro_start = max(drops)[1]
-    elif late:
-        outro_start = late[-1]
+    arrival = float(times[arrived[0]]) if len(arrived) else first
+    departure = float(times[arrived[-1]]) if len(arrived) else last
+    intro_end, outro_start = _sections(frames, level, first, last, bar_s, arrival, departure)
     intro_end = snap(min(max(intro_end, first), middle), grid)
     outro_start = snap(max(min(outro_start, last), middle), grid)
     vocal_s, vocal_conf = vocal_onset(frames, first, last, speech, enhanced_speech)
