@@ -17,7 +17,7 @@ from scipy import signal
 
 from segue.analysis import features, key, spectral, speech, structure, tempo
 from segue.analysis.decode import check_complete, iter_chunks, measurement_rate, source_rate
-from segue.analysis.loudness import LoudnessMeter
+from segue.analysis.loudness import LoudnessMeter, LoudnessResult
 from segue.analysis.tags import read_tags
 from segue.errors import AnalysisError
 from segue.models import FloatArray, Track, TrackAnalysis
@@ -45,24 +45,7 @@ def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<sampl
         When the audio is shorter than :data:`MIN_DURATION_S` or silent.
 
     """
-    meter: LoudnessMeter | None = None
-    decimator = spectral.Decimator()
-    n = 0
-    for chunk in chunks:
-        if meter is None:
-            meter = LoudnessMeter(sr, channels=chunk.shape[0])
-        meter.update(chunk)
-        decimator.update(chunk)
-        n += chunk.shape[1]
-    duration = n / sr
-    if meter is None or duration < MIN_DURATION_S:
-        raise AnalysisError(f"{name}: too short to mix ({duration:.1f} s < {MIN_DURATION_S:.0f} s)")
-    loud = meter.result()
-    if loud.sample_peak_dbfs < -80.0:
-        raise AnalysisError(f"{name}: silent (peak below -80 dBFS)")
-    if not np.isfinite(loud.integrated_lufs):
-        raise AnalysisError(f"{name}: silent (no block above the -70 LUFS gate)")
-    mono = decimator.result()
+    loud, mono, duration = _measure(chunks, sr, name)
     fsr = sr // spectral.DECIMATION
     frames = spectral.frame_features(mono, fsr)
     low_accent = frames.onset_low / max(float(frames.onset_low.std()), 1e-9)
@@ -71,12 +54,7 @@ def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<sampl
                                 accent=low_accent)
     chroma = spectral.chromagram(mono, fsr)
     k = key.estimate_key(chroma)
-    heard = speech.speech_probability(mono, fsr)
-    # The second listening, with the music suppressed, only when the detector runs.
-    enhanced = speech.speech_probability(mono, fsr, enhance=True) if heard is not None else None
-    cues = structure.find_cues(frames, duration, beat_times_s=beat.beat_times_s,
-                               downbeat_times_s=beat.downbeat_times_s, bpm=beat.bpm,
-                               speech=heard, enhanced_speech=enhanced)
+    cues = _cues(frames, mono, fsr, duration, beat)
     curve = features.energy_curve(frames, loud.short_term_lufs)
     return TrackAnalysis(
         duration_s=round(duration, 3),
@@ -105,6 +83,43 @@ def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<sampl
         vocal_onset_s=cues.vocal_onset_s,
         vocal_confidence=cues.vocal_confidence,
     )
+
+
+def _measure(chunks: Iterable[FloatArray], sr: int, name: str
+             ) -> tuple[LoudnessResult, FloatArray, float]:
+    """One pass over the chunks: loudness, the decimated mono signal and the duration (s).
+
+    Raises :class:`AnalysisError` when the audio is too short or silent.
+    """
+    meter: LoudnessMeter | None = None
+    decimator = spectral.Decimator()
+    n = 0
+    for chunk in chunks:
+        if meter is None:
+            meter = LoudnessMeter(sr, channels=chunk.shape[0])
+        meter.update(chunk)
+        decimator.update(chunk)
+        n += chunk.shape[1]
+    duration = n / sr
+    if meter is None or duration < MIN_DURATION_S:
+        raise AnalysisError(f"{name}: too short to mix ({duration:.1f} s < {MIN_DURATION_S:.0f} s)")
+    loud = meter.result()
+    if loud.sample_peak_dbfs < -80.0:
+        raise AnalysisError(f"{name}: silent (peak below -80 dBFS)")
+    if not np.isfinite(loud.integrated_lufs):
+        raise AnalysisError(f"{name}: silent (no block above the -70 LUFS gate)")
+    return loud, decimator.result(), duration
+
+
+def _cues(frames: spectral.Frames, mono: FloatArray, fsr: int, duration: float,
+          beat: tempo.TempoEstimate) -> structure.Cues:
+    """The cue points, with the speech detector's two listenings when it runs."""
+    heard = speech.speech_probability(mono, fsr)
+    # The second listening, with the music suppressed, only when the detector runs.
+    enhanced = speech.speech_probability(mono, fsr, enhance=True) if heard is not None else None
+    return structure.find_cues(frames, duration, beat_times_s=beat.beat_times_s,
+                               downbeat_times_s=beat.downbeat_times_s, bpm=beat.bpm,
+                               speech=heard, enhanced_speech=enhanced)
 
 
 def analyze_samples(audio: FloatArray, sr: int, *, name: str = "<samples>") -> TrackAnalysis:
