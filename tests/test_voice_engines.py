@@ -94,7 +94,9 @@ def test_piper_runs_in_a_worker_that_comes_back_after_a_crash() -> None:
         worker.kill()  # a crash in the voice: the next line starts a new worker
         worker.wait()
         again, _ = engine.synthesize("Hello there.")
-        assert abs(len(again) - len(first)) < 0.1 * len(first)  # piper varies a little
+        assert engine._worker.running is not None and engine._worker.running.pid != worker.pid
+        # piper draws its phoneme lengths at random (noise_w): the same line runs 10 % either way
+        assert 0.7 * len(first) < len(again) < 1.4 * len(first)
     with pytest.raises(VoiceError, match="nothing to say"):
         PiperProcessEngine().synthesize("  ")
     with pytest.raises(VoiceError, match="not found"):
