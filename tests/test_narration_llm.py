@@ -25,6 +25,7 @@ from openai_server import (
     empty,
     good,
     malformed,
+    next_track,
     obeys_injection,
     slow,
     status,
@@ -185,6 +186,30 @@ def test_generated_lines_are_cached_by_template_context_backend_and_model(tmp_pa
         write_script(make_plan(3), Listener(), other, EVERY)
         assert len(server.requests) > asked  # another model: asked again
     assert [lk.text for lk in first] == [lk.text for lk in again]
+
+
+class ByTrack:
+    """Names the next song with an opening chosen by its title; slow on every other title."""
+
+    def __init__(self, slow_parity: int) -> None:
+        self.slow_parity = slow_parity
+
+    def __call__(self, request: dict[str, Any]) -> Reply:
+        title, artist = next_track(request)
+        n = int(title.split()[-1]) if title else 0
+        line = f"Opening {n}: here is {title} by {artist}." if title else "Good night."
+        return Reply(content=line, delay_s=0.3 if n % 2 == self.slow_parity else 0.0)
+
+
+def test_what_each_line_is_asked_does_not_depend_on_which_answer_came_first() -> None:
+    # Two lines are prepared at once; whichever answer arrives first, each line is asked
+    # the same (the openings to avoid are those of the lines committed before it).
+    prompts = []
+    for parity in (0, 1):
+        with ScriptedOpenAI(ByTrack(parity)) as server:
+            write_script(make_plan(5), Listener(), narrator_for(server, llm_timeout_s=5.0), EVERY)
+            prompts.append(sorted(user_prompt(r) for r in server.requests))
+    assert len(prompts[0]) >= 4 and prompts[0] == prompts[1]
 
 
 def test_environment_variables_configure_the_client(monkeypatch: pytest.MonkeyPatch) -> None:

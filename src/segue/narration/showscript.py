@@ -33,6 +33,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 from typing import Any
@@ -173,7 +174,14 @@ class ShowScript:
 
     def prepare(self, gap: Gap) -> Draft:
         """The order-independent part of ``gap``'s line (may call an LLM); thread-safe."""
-        start = time.perf_counter()
+        return self.propose(self.request(gap))
+
+    def request(self, gap: Gap) -> Draft:
+        """The first half of :meth:`prepare`: what would be asked, from the show so far (fast).
+
+        Taken apart so that a caller preparing several gaps at once can fix what each
+        is asked in show order; the draft carries no proposal yet.
+        """
         with self._lock:
             if not self._wants(gap):
                 return Draft(gap=gap, request=None, problem="no link planned here")
@@ -185,12 +193,18 @@ class ShowScript:
             if request is None:
                 return Draft(gap=gap, request=None, problem="the template serves no such link")
             self._pending.add(gap.before_track)
+        return Draft(gap=gap, request=request)
+
+    def propose(self, draft: Draft) -> Draft:
+        """The second half of :meth:`prepare`: the narrator's proposal (may be slow)."""
+        if draft.request is None:
+            return draft
+        start = time.perf_counter()
         try:
-            proposal = self.narrator.propose(request)
+            proposal = self.narrator.propose(draft.request)
         except NarrationError as exc:  # a broken template: the template line may still work
             proposal = Proposal(reason=str(exc))
-        return Draft(gap=gap, request=request, proposal=proposal,
-                     prepared_s=time.perf_counter() - start)  # fmt: skip
+        return replace(draft, proposal=proposal, prepared_s=time.perf_counter() - start)
 
     def commit(self, draft: Draft) -> Link | None:
         """Say ``draft``'s line in show order (see the module doc); ``None``: nothing said."""
@@ -414,20 +428,28 @@ def run_show(script: ShowScript, gaps: Sequence[Gap], *, workers: int = 2) -> li
     With ``workers`` > 1, that many gaps are prepared at once (a slow or dead
     LLM is waited on in parallel, not serially).
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     wanted = [g for g in gaps if script.wants_link(g)]
     out: list[Committed] = []
     if workers <= 1:
         for gap in wanted:
-            done = script.commit_line(script.prepare(gap))
-            if done is not None:
-                out.append(done)
+            _commit_into(out, script, script.prepare(gap))
         return out
+    # Each request is built on the main thread in show order, after the line ``workers``
+    # gaps back was committed: what a line is asked (the openers to avoid, the names just
+    # heard) then does not depend on which thread ran first, so a rerun asks the same
+    # and the line cache answers it.
+    ahead: deque[Future[Draft]] = deque()
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="segue-script") as pool:
-        futures = [pool.submit(script.prepare, g) for g in wanted]
-        for future in futures:
-            done = script.commit_line(future.result())
-            if done is not None:
-                out.append(done)
+        for gap in wanted:
+            if len(ahead) == workers:
+                _commit_into(out, script, ahead.popleft().result())
+            ahead.append(pool.submit(script.propose, script.request(gap)))
+        while ahead:
+            _commit_into(out, script, ahead.popleft().result())
     return out
+
+
+def _commit_into(out: list[Committed], script: ShowScript, draft: Draft) -> None:
+    done = script.commit_line(draft)
+    if done is not None:
+        out.append(done)
