@@ -90,7 +90,7 @@ def _run_segue_dsp(path: str) -> dict[str, Any]:
     """segue with the speech detector off (its DSP fallback): the detector's cost."""
     from segue.analysis import speech
 
-    speech.speech_probability = lambda y, sr, **_: None  # type: ignore[assignment]
+    speech.listen = lambda y, sr: None  # type: ignore[assignment]
     return _run_segue(path)
 
 

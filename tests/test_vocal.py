@@ -164,7 +164,7 @@ def test_without_the_speech_detector_the_dsp_score_decides(
     music = _music()
     mixed = lay_voice(music, sung_voice(80.0, seed=3), 30.0, -3.0)
     with_detector = analyze_samples(mixed.T.astype(np.float32), SR)
-    monkeypatch.setattr(speech, "speech_probability", lambda y, sr, **_: None)
+    monkeypatch.setattr(speech, "listen", lambda y, sr: None)
     without = analyze_samples(mixed.T.astype(np.float32), SR)
     assert without.vocal_onset_s is not None and abs(without.vocal_onset_s - 30.0) <= HIT_S
     # Plain Silero does not hear this sung voice; with the music suppressed it hears it a
@@ -258,6 +258,10 @@ def test_quiet_exclamations_under_an_instrumental_are_found(tmp_path: Path) -> N
     plain = speech.speech_probability(mono, sr // 4)
     enhanced = speech.speech_probability(mono, sr // 4, enhance=True)
     assert plain is not None and enhanced is not None
+    both = speech.listen(mono, sr // 4)  # the two listenings in one batch: the same readings
+    assert both is not None
+    for one, alone in zip(both, (plain, enhanced), strict=True):
+        assert np.array_equal(one[0], alone[0]) and np.allclose(one[1], alone[1], atol=1e-4)
     voiced = plain[0] >= 20.0
     assert enhanced[1][voiced].mean() > plain[1][voiced].mean() + 0.1
     alone = tmp_path / "alone.flac"

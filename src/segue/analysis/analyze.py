@@ -114,12 +114,11 @@ def _measure(chunks: Iterable[FloatArray], sr: int, name: str
 def _cues(frames: spectral.Frames, mono: FloatArray, fsr: int, duration: float,
           beat: tempo.TempoEstimate) -> structure.Cues:
     """The cue points, with the speech detector's two listenings when it runs."""
-    heard = speech.speech_probability(mono, fsr)
-    # The second listening, with the music suppressed, only when the detector runs.
-    enhanced = speech.speech_probability(mono, fsr, enhance=True) if heard is not None else None
+    heard = speech.listen(mono, fsr)
     return structure.find_cues(frames, duration, beat_times_s=beat.beat_times_s,
                                downbeat_times_s=beat.downbeat_times_s, bpm=beat.bpm,
-                               speech=heard, enhanced_speech=enhanced)
+                               speech=heard[0] if heard else None,
+                               enhanced_speech=heard[1] if heard else None)
 
 
 def analyze_samples(audio: FloatArray, sr: int, *, name: str = "<samples>") -> TrackAnalysis:

@@ -10,7 +10,8 @@ sustained sung vowels read about 0. :mod:`segue.analysis.structure` therefore we
 with its own DSP voice score. Recorded speech laid 4–8 dB under dense music it mostly
 misses; run a second time on the signal with the music suppressed (``enhance``, see
 :mod:`segue.analysis.separation`) it hears more of it. When the package or onnxruntime
-is missing, or the model fails to load, :func:`speech_probability` returns ``None`` and
+is missing, or the model fails to load, :func:`speech_probability` and :func:`listen`
+return ``None`` and
 the DSP score decides alone.
 
 Silero is a recurrent network run on 32 ms chunks; run chunk after chunk it costs
@@ -113,6 +114,37 @@ def _segments(x: F32, seg: int, warm: int) -> tuple[F32, int]:
     return batch, chunks
 
 
+def _scan(y: F32, sr: int) -> F32:
+    """The part of ``y`` the detector hears (see :data:`SCAN_S`), at :data:`SPEECH_SR`."""
+    scan = y[: max(round(SCAN_S * sr), min(-(-len(y) // 2), round(SCAN_MAX_S * sr)))]
+    g = int(np.gcd(SPEECH_SR, sr))
+    out: F32 = signal.resample_poly(scan, SPEECH_SR // g, sr // g).astype(np.float32)
+    return out
+
+
+def _probabilities(session: Any, signals: list[F32]) -> list[tuple[F64, F64]]:
+    """Silero's reading of each signal (all at :data:`SPEECH_SR`), run as one batch."""
+    per_s = SPEECH_SR / CHUNK
+    seg, warm = round(SEGMENT_S * per_s), round(WARMUP_S * per_s)
+    cut = [_segments(x, seg, warm) for x in signals]
+    batch = np.concatenate([rows for rows, _ in cut])
+    state = np.zeros((2, len(batch), STATE_SIZE), np.float32)
+    context = np.zeros((len(batch), CONTEXT), np.float32)
+    rate = np.array(SPEECH_SR, dtype=np.int64)
+    out = np.zeros((len(batch), warm + seg), np.float32)
+    for i in range(warm + seg):
+        frame = np.concatenate([context, batch[:, i * CHUNK : (i + 1) * CHUNK]], axis=1)
+        prob, state = session.run(None, {"input": frame, "state": state, "sr": rate})
+        out[:, i] = prob[:, 0]
+        context = frame[:, -CONTEXT:]
+    found, first = [], 0
+    for rows, chunks in cut:
+        p: F64 = out[first : first + len(rows), warm:].reshape(-1)[:chunks].astype(np.float64)
+        found.append((np.arange(chunks) * CHUNK / SPEECH_SR, p))
+        first += len(rows)
+    return found
+
+
 def speech_probability(y: F32, sr: int, *, enhance: bool = False) -> tuple[F64, F64] | None:
     """P(speech) every 32 ms of mono ``y`` at ``sr`` Hz: ``(times_s, probability)``.
 
@@ -125,23 +157,19 @@ def speech_probability(y: F32, sr: int, *, enhance: bool = False) -> tuple[F64, 
     session = _session()
     if session is None:
         return None
-    scan = y[: max(round(SCAN_S * sr), min(-(-len(y) // 2), round(SCAN_MAX_S * sr)))]
-    g = int(np.gcd(SPEECH_SR, sr))
-    x = signal.resample_poly(scan, SPEECH_SR // g, sr // g).astype(np.float32)
-    if enhance:
-        x = separation.suppress_music(x, SPEECH_SR)
-    per_s = SPEECH_SR / CHUNK
-    seg, warm = round(SEGMENT_S * per_s), round(WARMUP_S * per_s)
-    batch, chunks = _segments(x, seg, warm)
-    state = np.zeros((2, len(batch), STATE_SIZE), np.float32)
-    context = np.zeros((len(batch), CONTEXT), np.float32)
-    rate = np.array(SPEECH_SR, dtype=np.int64)
-    out = np.zeros((len(batch), warm + seg), np.float32)
-    for i in range(warm + seg):
-        frame = np.concatenate([context, batch[:, i * CHUNK : (i + 1) * CHUNK]], axis=1)
-        prob, state = session.run(None, {"input": frame, "state": state, "sr": rate})
-        out[:, i] = prob[:, 0]
-        context = frame[:, -CONTEXT:]
-    p: F64 = out[:, warm:].reshape(-1)[:chunks].astype(np.float64)
-    times: F64 = np.arange(chunks) * CHUNK / SPEECH_SR
-    return times, p
+    x = _scan(y, sr)
+    return _probabilities(session, [separation.suppress_music(x, SPEECH_SR) if enhance else x])[0]
+
+
+def listen(y: F32, sr: int) -> tuple[tuple[F64, F64], tuple[F64, F64]] | None:
+    """Both listenings of :func:`speech_probability`, plain and ``enhance``, at once.
+
+    The scan is resampled once and both readings run in one batch (the detector's
+    per-chunk overhead is paid once). ``None`` when the detector is not available.
+    """
+    session = _session()
+    if session is None:
+        return None
+    x = _scan(y, sr)
+    plain, enhanced = _probabilities(session, [x, separation.suppress_music(x, SPEECH_SR)])
+    return plain, enhanced
