@@ -374,6 +374,9 @@ def test_output_checks_refuse_special_places(tmp_path: Path) -> None:
         "ok.mp3": None,
         "song.flac": "is one of the inputs",
         "mix": "unsupported output format (none)",
+        "": ".: is a folder, expected a file name",  # an empty -o is the current folder
+        "..": "..: is a folder, expected a file name",
+        "/": "/: is a folder, expected a file name",
     }
     with _chdir(tmp_path):
         for out, message in expected.items():

@@ -112,6 +112,8 @@ def check_output_path(out: Path, inputs: Iterable[Path]) -> None:
         Naming the path and what is wrong with it.
 
     """
+    if out.name in ("", ".", ".."):  # "", "." and ".." name a folder: no sidecar names either
+        raise OutputError(f"{out}: is a folder, expected a file name such as mix.mp3")
     targets = [out] + [sidecar(out, s) for s in SIDECARS]
     for target in targets:
         _check_not_special(target)
