@@ -181,6 +181,11 @@ class SegueGroup(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)  # fmt: skip
+        empty = _empty_argument(list(sys.argv[1:] if args is None else args))
+        if empty is not None:
+            fail(f"argument {empty} is empty (an unset shell variable?); "
+                 "give a file or folder, or quote what you meant")
+            sys.exit(2)
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)  # fmt: skip
@@ -195,6 +200,20 @@ class SegueGroup(TyperGroup):
         except Exception as exc:
             code = _last_resort(exc)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _empty_argument(argv: list[str]) -> int | None:
+    """The 1-based position of the first empty positional argument, if any.
+
+    ``segue render "$MUSIC"`` with the variable unset passes ``""``, which a path
+    reads as the current folder: a whole home folder would be analysed. An option's
+    value may be empty (``--name ""``); an empty word anywhere else is refused.
+    """
+    for i, arg in enumerate(argv):
+        after_option = i > 0 and argv[i - 1].startswith("-") and "=" not in argv[i - 1]
+        if not arg.strip() and not after_option:
+            return i + 1
+    return None
 
 
 def _usage_error(exc: typer.TyperException) -> int:
