@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -39,6 +41,21 @@ def test_unchanged_files_are_never_analysed_twice(synth_set: dict[str, Path],
     with AnalysisCache(tmp_path / "cache", "test-2") as cache:
         (redo,) = analyze_paths([good], jobs=1, cache=cache)
         assert redo.ok and not redo.cached
+
+
+def test_a_file_name_that_is_not_utf8_is_cached_and_written_out(synth_set: dict[str, Path],
+                                                               tmp_path: Path) -> None:
+    from segue.mixing.encode import write_atomic
+
+    odd = Path(shutil.copy(synth_set["alpha"], tmp_path / os.fsdecode(b"caf\xe9.flac")))
+    with AnalysisCache(tmp_path / "cache", "test-1") as cache:
+        (first,) = analyze_paths([odd], jobs=1, cache=cache)
+        (again,) = analyze_paths([odd], jobs=1, cache=cache)
+    assert first.ok and again.cached and again.track is not None
+    assert again.track.path == str(odd) and again.error is None
+    out = tmp_path / "timeline.json"
+    write_atomic(out, json.dumps({"path": again.track.path}, ensure_ascii=False))
+    assert json.loads(out.read_text(encoding="utf-8")) == {"path": str(tmp_path / "café.flac")}
 
 
 def test_content_hash_follows_bytes(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from segue.analysis.decode import decode
-from segue.analysis.tags import read_tags
+from segue.analysis.tags import MAX_TAG_CHARS, clean_text, read_tags
 from segue.errors import DecodeError
 
 
@@ -84,6 +85,27 @@ def test_tags_and_file_name_fallbacks(tmp_path: Path) -> None:
     sf.write(bare, _tone(22050, 1.0, 1), 22050)
     tags = read_tags(bare)
     assert (tags.artist, tags.title) == ("Unknown artist", "untitled take")
+
+
+def test_messy_tags_and_names_come_out_as_text(tmp_path: Path) -> None:
+    import mutagen
+
+    messy = tmp_path / "x.flac"
+    sf.write(messy, _tone(22050, 1.0, 1), 22050)
+    audio = mutagen.File(messy, easy=True)
+    audio["title"] = "T" * 5000
+    audio["artist"] = "\x01The\tBand\x7f  \n"
+    audio.save()
+    tags = read_tags(messy)
+    assert len(tags.title) == MAX_TAG_CHARS and tags.title.endswith("…")
+    assert tags.artist == "The Band"
+    # A file name in a legacy code page (bytes that are not UTF-8) reads as Latin-1.
+    latin = tmp_path / os.fsdecode(b"Caf\xe9 - D\xe9j\xe0 vu.wav")
+    sf.write(tmp_path / "plain.wav", _tone(22050, 1.0, 1), 22050)
+    os.rename(tmp_path / "plain.wav", latin)  # soundfile cannot open such a name itself
+    tags = read_tags(latin)
+    assert (tags.artist, tags.title) == ("Café", "Déjà vu")
+    assert clean_text(os.fsdecode(b"a\xffb")) == "aÿb"
 
 
 def test_chunked_decoding_equals_whole_decoding(tmp_path: Path) -> None:

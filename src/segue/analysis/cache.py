@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from segue.analysis.tags import clean_text
 from segue.errors import SegueError
 from segue.models import Tags, Track, TrackAnalysis
 
@@ -67,7 +68,10 @@ def track_from_dict(data: dict[str, Any], *, path: str | None = None) -> Track:
     }
     analysis = TrackAnalysis(**values)
     tag_fields = {f.name for f in dataclasses.fields(Tags)}
-    tags = Tags(**{k: v for k, v in data["tags"].items() if k in tag_fields})
+    # Cleaned again: entries written before tags were cleaned may hold control characters.
+    cleaned: dict[str, Any] = {k: clean_text(v) if isinstance(v, str) else v
+                               for k, v in data["tags"].items() if k in tag_fields}
+    tags = Tags(**cleaned)
     return Track(path=path or data["path"], tags=tags, analysis=analysis)
 
 
@@ -112,7 +116,7 @@ class AnalysisCache:
         """The content hash of ``path``, re-read only when its size or mtime changed."""
         p = Path(path)
         st = p.stat()
-        key = str(p.resolve())
+        key = _text(str(p.resolve()))
         row = self._db.execute(
             "SELECT hash FROM files WHERE path = ? AND size = ? AND mtime_ns = ?",
             (key, st.st_size, st.st_mtime_ns),
@@ -139,7 +143,7 @@ class AnalysisCache:
         if status == "ok":
             return CacheEntry("ok", track_from_dict(json.loads(payload), path=path), None)
         message = str(error)
-        if old_path != path and message.startswith(f"{old_path}: "):
+        if message.startswith(f"{old_path}: "):
             message = f"{path}: {message[len(old_path) + 2 :]}"
         return CacheEntry("failed", None, message)
 
@@ -158,7 +162,8 @@ class AnalysisCache:
                 "INSERT OR REPLACE INTO results "
                 "(hash, version, status, error, path, payload, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (digest, self.version, status, error, path, payload, time.time()),
+                (digest, self.version, status, None if error is None else _text(error),
+                 _text(path), payload, time.time()),
             )
 
     def count(self) -> dict[str, int]:
@@ -168,3 +173,12 @@ class AnalysisCache:
             (self.version,),
         ).fetchall()
         return {str(s): int(n) for s, n in rows}
+
+
+def _text(value: str) -> str:
+    r"""``value`` as SQLite can store it, one to one.
+
+    A file name that is not UTF-8 (whose bytes Python keeps as lone surrogates) is
+    written with backslash escapes (``\xff``).
+    """
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

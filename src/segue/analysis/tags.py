@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 import re
+import unicodedata
 from pathlib import Path
 
 import mutagen
 
 from segue.models import Tags
+from segue.text import readable
 
 log = logging.getLogger(__name__)
 
 _YEAR = re.compile(r"(1[89]\d\d|20\d\d)")
+#: Longer tag texts are cut (with "…"): a title is spoken, shown and written into
+#: chapters, and a 5000-character "title" is a broken tag, not a name.
+MAX_TAG_CHARS = 200
 
 
 def read_tags(path: str | Path) -> Tags:
@@ -37,7 +42,7 @@ def read_tags(path: str | Path) -> Tags:
             except (KeyError, ValueError):
                 values = None
             if values:
-                text = str(values[0]).strip()
+                text = clean_text(str(values[0]))
                 if text:
                     found[key] = text
     fallback_artist, fallback_title = _from_filename(p)
@@ -52,10 +57,24 @@ def read_tags(path: str | Path) -> Tags:
     )
 
 
+def clean_text(text: str) -> str:
+    """A tag's text as it can be shown, spoken and written anywhere.
+
+    Undecodable file-name bytes are read as Latin-1 (:func:`segue.text.readable`),
+    control characters (and any other lone surrogate) become spaces, runs of white
+    space one space, and the text is cut at :data:`MAX_TAG_CHARS`.
+    """
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c
+                   for c in readable(text))  # fmt: skip
+    kept = " ".join(kept.split())
+    return kept if len(kept) <= MAX_TAG_CHARS else kept[: MAX_TAG_CHARS - 1].rstrip() + "…"
+
+
 def _from_filename(path: Path) -> tuple[str, str]:
     """Guess (artist, title) from ``Artist - Title.ext``; artist may be unknown."""
-    stem = re.sub(r"^\d{1,3}[\s._-]+", "", path.stem)  # drop a leading track number
-    stem = stem.replace("_", " ").strip() or path.stem
+    name = readable(path.stem)
+    stem = re.sub(r"^\d{1,3}[\s._-]+", "", name)  # drop a leading track number
+    stem = clean_text(stem.replace("_", " ")) or clean_text(name) or "Untitled"
     if " - " in stem:
         artist, title = stem.split(" - ", 1)
         if artist.strip() and title.strip():

@@ -23,6 +23,7 @@ from segue.errors import MixError, OutputError
 from segue.mixing.codec_guard import CodecGuard, guard_codec
 from segue.mixing.source import widen_pipe
 from segue.models import FloatArray
+from segue.text import readable
 
 #: ffmpeg encoder arguments per output extension.
 CODECS: dict[str, list[str]] = {
@@ -285,11 +286,15 @@ class FileSink:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    """Write ``text`` to ``path`` through a temporary file and a rename (UTF-8).
+
+    A file name that is not UTF-8, quoted in ``text``, is written as Latin-1 read
+    (:func:`segue.text.readable`).
+    """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+            fh.write(readable(text))
         publish(Path(tmp), path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

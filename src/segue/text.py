@@ -1,0 +1,19 @@
+"""Text as it can be written anywhere, whatever bytes the file system gave."""
+
+from __future__ import annotations
+
+#: Python keeps each byte of a file name that is not UTF-8 as a lone surrogate
+#: U+DC80–U+DCFF (PEP 383); no UTF-8 writer accepts one.
+_ESCAPED = range(0xDC80, 0xDD00)
+
+
+def readable(text: str) -> str:
+    r"""``text`` with every undecodable file-name byte read as Latin-1 instead.
+
+    ``"h_\udcff.ogg"`` (the bytes ``h_\xff.ogg``) becomes ``"h_ÿ.ogg"``: old rips
+    name files in a legacy code page, and a lone surrogate would stop any UTF-8 file,
+    tag or response that carries the name. Text without one is returned as it is.
+    """
+    if not any(ord(c) in _ESCAPED for c in text):
+        return text
+    return "".join(chr(ord(c) - 0xDC00) if ord(c) in _ESCAPED else c for c in text)
