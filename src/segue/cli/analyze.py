@@ -13,6 +13,7 @@ from rich.table import Table
 
 from segue.cli import app, err, fail, progress_bar, skipped, warn
 from segue.errors import SegueError
+from segue.text import readable
 
 if TYPE_CHECKING:
     from segue.analysis.executor import Outcome
@@ -78,7 +79,7 @@ def _summary_table(outcomes: list[Outcome]) -> Table:
         table.add_column(col, no_wrap=True, min_width=width,
                          justify="left" if col in ("status", "key") else "right")
     for o in outcomes:
-        name = Path(o.path).name
+        name = readable(Path(o.path).name)
         if o.track is None:
             table.add_row(name, "[red]failed[/]", *[""] * 8)
             continue
