@@ -265,6 +265,7 @@ def test_profile_values_of_the_wrong_type_name_the_key(tmp_path: Path) -> None:
         "name = []": "name must be a string (got a list)",
         "language = 2": "language must be a string such as 'en' (got a number)",
         "[personalisation]\nfeedback = 3": "personalisation.feedback must be a file name",
+        f'name = "{"R" * 300}"': "name is 300 characters long; the DJ says it aloud, so at most 40",
     }
     profile = tmp_path / "me.toml"
     for text, message in cases.items():
@@ -272,6 +273,12 @@ def test_profile_values_of_the_wrong_type_name_the_key(tmp_path: Path) -> None:
         with pytest.raises(InputError) as caught:
             read_listener(profile)
         assert str(caught.value).startswith(f"{profile}: {message}"), (text, caught.value)
+
+
+def test_a_name_with_control_characters_is_said_on_one_line() -> None:
+    listener = listener_from_dict({"name": "\x01Robin\x07\n  Smith "}, source="me.toml")
+    assert listener.name == "Robin Smith"
+    assert listener_from_dict({"name": " \t"}, source="me.toml").name is None
 
 
 def test_unknown_keys_are_warned_with_the_nearest_known_one() -> None:

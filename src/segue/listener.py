@@ -33,6 +33,7 @@ from typing import Any, cast
 
 from segue.errors import InputError
 from segue.models import TALK_LEVELS, Listener, TalkLevel
+from segue.text import one_line
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +41,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 log = logging.getLogger(__name__)
+
+#: A listener's name is spoken in greetings: longer is a mistake, not a name.
+MAX_NAME_CHARS = 40
 
 #: The languages a listener may choose, by code: those the narration's guards can
 #: check (``segue.narration.context.LANGUAGE_NAMES``; a test keeps the two equal).
@@ -112,11 +116,8 @@ def listener_from_dict(
         raise InputError(f"{source}: talk = {talk!r}, expected one of {', '.join(TALK_LEVELS)}"
                          + _did_you_mean(talk, TALK_LEVELS))  # fmt: skip
     likes = _table(data, "likes", source)
-    name = data.get("name")
-    if name is not None and not isinstance(name, str):
-        raise InputError(f"{source}: name must be a string (got {_kind(name)})")
     listener = Listener(
-        name=name.strip() or None if name else None,
+        name=_name(data.get("name"), source),
         language=_language(data.get("language", FALLBACK_LANGUAGE), source, found),
         liked_artists=_str_list(likes.get("artists", []), f"{source}: likes.artists"),
         liked_genres=_str_list(likes.get("genres", []), f"{source}: likes.genres"),
@@ -194,6 +195,19 @@ def _str_list(value: object, where: str) -> tuple[str, ...]:
     if odd:
         raise InputError(f"{where} must be a list of strings (got {_kind(odd[0])} in it)")
     return tuple(v.strip() for v in value if v.strip())
+
+
+def _name(value: object, source: str) -> str | None:
+    """The listener's name as the DJ says it: one line, at most :data:`MAX_NAME_CHARS`."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{source}: name must be a string (got {_kind(value)})")
+    name = one_line(value)
+    if len(name) > MAX_NAME_CHARS:
+        raise InputError(f"{source}: name is {len(name)} characters long; the DJ says it "
+                         f"aloud, so at most {MAX_NAME_CHARS}")
+    return name or None
 
 
 def _kind(value: object) -> str:

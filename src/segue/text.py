@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 #: Python keeps each byte of a file name that is not UTF-8 as a lone surrogate
 #: U+DC80–U+DCFF (PEP 383); no UTF-8 writer accepts one.
 _ESCAPED = range(0xDC80, 0xDD00)
@@ -17,3 +19,13 @@ def readable(text: str) -> str:
     if not any(ord(c) in _ESCAPED for c in text):
         return text
     return "".join(chr(ord(c) - 0xDC00) if ord(c) in _ESCAPED else c for c in text)
+
+
+def one_line(text: str) -> str:
+    """``text`` on one line, as it can be shown, spoken and written.
+
+    Read with :func:`readable`; control characters (and any other lone surrogate)
+    become spaces, and runs of white space one space.
+    """
+    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in readable(text))
+    return " ".join(kept.split())

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from pathlib import Path
 
 import mutagen
 
 from segue.models import Tags
-from segue.text import readable
+from segue.text import one_line, readable
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +59,10 @@ def read_tags(path: str | Path) -> Tags:
 def clean_text(text: str) -> str:
     """A tag's text as it can be shown, spoken and written anywhere.
 
-    Undecodable file-name bytes are read as Latin-1 (:func:`segue.text.readable`),
-    control characters (and any other lone surrogate) become spaces, runs of white
-    space one space, and the text is cut at :data:`MAX_TAG_CHARS`.
+    :func:`segue.text.one_line` (undecodable file-name bytes read as Latin-1, control
+    characters gone), cut at :data:`MAX_TAG_CHARS`.
     """
-    kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c
-                   for c in readable(text))  # fmt: skip
-    kept = " ".join(kept.split())
+    kept = one_line(text)
     return kept if len(kept) <= MAX_TAG_CHARS else kept[: MAX_TAG_CHARS - 1].rstrip() + "…"
 
 
