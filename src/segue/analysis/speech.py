@@ -11,8 +11,7 @@ with its own DSP voice score. Recorded speech laid 4–8 dB under dense music it
 misses; run a second time on the signal with the music suppressed (``enhance``, see
 :mod:`segue.analysis.separation`) it hears more of it. When the package or onnxruntime
 is missing, or the model fails to load, :func:`speech_probability` and :func:`listen`
-return ``None`` and
-the DSP score decides alone.
+return ``None`` and the DSP score decides alone.
 
 Silero is a recurrent network run on 32 ms chunks; run chunk after chunk it costs
 about 50 CPU ms per second of audio. Here the signal is cut into

@@ -9,7 +9,7 @@ from pathlib import Path
 import mutagen
 
 from segue.models import Tags
-from segue.text import one_line, readable
+from segue.text import one_line
 
 log = logging.getLogger(__name__)
 
@@ -68,9 +68,8 @@ def clean_text(text: str) -> str:
 
 def _from_filename(path: Path) -> tuple[str, str]:
     """Guess (artist, title) from ``Artist - Title.ext``; artist may be unknown."""
-    name = readable(path.stem)
-    stem = re.sub(r"^\d{1,3}[\s._-]+", "", name)  # drop a leading track number
-    stem = clean_text(stem.replace("_", " ")) or clean_text(name) or "Untitled"
+    stem = re.sub(r"^\d{1,3}[\s._-]+", "", path.stem)  # drop a leading track number
+    stem = clean_text(stem.replace("_", " ")) or clean_text(path.stem) or "Untitled"
     if " - " in stem:
         artist, title = stem.split(" - ", 1)
         if artist.strip() and title.strip():

@@ -31,7 +31,7 @@ from typer.core import TyperCommand, TyperGroup
 
 from segue import __version__
 from segue.errors import SegueError
-from segue.text import readable
+from segue.text import one_line
 
 log = logging.getLogger(__name__)
 err = Console(stderr=True)
@@ -58,9 +58,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def _line(text: str) -> str:
     """``text`` on one line, safe from rich markup (a ``[likes]`` stays as typed).
 
-    A file name that is not UTF-8 is shown with its bytes read as Latin-1.
+    See :func:`segue.text.one_line` (a file name that is not UTF-8 is shown with its
+    bytes read as Latin-1).
     """
-    return escape(" ".join(readable(str(text)).split()))
+    return escape(one_line(str(text)))
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
