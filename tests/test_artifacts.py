@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from mutagen.id3 import ID3
 
-from segue.mixing.artifacts import write_id3_chapters
+from segue.mixing.artifacts import CUE_MAX_CHARS, timeline_cue, write_id3_chapters
 from segue.mixing.encode import FileSink
 from segue.models import Timeline, TimelineTrack
 
@@ -92,3 +94,20 @@ def test_more_than_255_chapters_get_sub_tables(tmp_path: Path) -> None:
     assert tocs["toc"] == ["toc0", "toc1"]
     assert len(tocs["toc0"]) == 255 and len(tocs["toc1"]) == 45
     assert tocs["toc0"] + tocs["toc1"] == [c.element_id for c in tags.getall("CHAP")]
+
+
+def test_the_cue_sheet_keeps_to_the_format(caplog: pytest.LogCaptureFixture) -> None:
+    base = _timeline(120, track_s=10.0)
+    long_title = "A" * 79 + ' "quoted"\nand on'
+    first = replace(base.tracks[0], title=long_title, artist="B" * 200)
+    timeline = replace(base, tracks=(first, *base.tracks[1:]))
+    name = "a very long file name " * 5 + ".mp3"
+    with caplog.at_level("WARNING"):
+        sheet = timeline_cue(timeline, name)
+    fields = re.findall(r'^\s*(TITLE|PERFORMER|FILE) "([^"]*)"', sheet, re.MULTILINE)
+    assert all(len(text) <= CUE_MAX_CHARS for kind, text in fields if kind != "FILE")
+    assert ("FILE", name) in fields  # the file name must still name the file
+    assert ("TITLE", "A" * 79 + "…") in fields
+    tracks = re.findall(r"^  TRACK (\d+) AUDIO$", sheet, re.MULTILINE)
+    assert tracks == [f"{n:02d}" for n in range(1, 100)]
+    assert "first 99 of 120 tracks" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
 import struct
@@ -15,6 +16,8 @@ from typing import Any
 
 from segue.mixing.encode import SIDECARS, publish, sidecar, write_atomic
 from segue.models import Plan, Timeline
+
+log = logging.getLogger(__name__)
 
 
 def timeline_dict(
@@ -82,15 +85,33 @@ def cue_time(seconds: float) -> str:
     return f"{minutes:02d}:{secs:02d}:{ff:02d}"
 
 
-def _cue_text(text: str) -> str:
-    return text.replace('"', "'").replace("\n", " ")
+#: The CUE format's limits: 80 characters of a TITLE or PERFORMER, 99 tracks.
+CUE_MAX_CHARS = 80
+CUE_MAX_TRACKS = 99
+
+
+def _cue_text(text: str, limit: int | None = CUE_MAX_CHARS) -> str:
+    """``text`` fit for a quoted CUE field: no double quotes or line breaks, cut to ``limit``."""
+    text = text.replace('"', "'").replace("\n", " ")
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    return text
 
 
 def timeline_cue(timeline: Timeline, audio_name: str) -> str:
-    """A CUE sheet: one index per track, at the moment it starts in the mix."""
+    """A CUE sheet: one index per track, at the moment it starts in the mix.
+
+    The format holds 99 tracks; a longer set's sheet lists its first 99 (a warning says
+    so; the chapters, timeline and transcript list them all).
+    """
     kind = "MP3" if audio_name.lower().endswith(".mp3") else "WAVE"
-    lines = ['PERFORMER "segue"', 'TITLE "segue mix"', f'FILE "{_cue_text(audio_name)}" {kind}']
-    for n, tr in enumerate(timeline.tracks, start=1):
+    # The file name is never cut: it must name the file.
+    lines = ['PERFORMER "segue"', 'TITLE "segue mix"',
+             f'FILE "{_cue_text(audio_name, None)}" {kind}']
+    if len(timeline.tracks) > CUE_MAX_TRACKS:
+        log.warning("the cue sheet lists the first %d of %d tracks (the format's limit)",
+                    CUE_MAX_TRACKS, len(timeline.tracks))
+    for n, tr in enumerate(timeline.tracks[:CUE_MAX_TRACKS], start=1):
         lines += [
             f"  TRACK {n:02d} AUDIO",
             f'    TITLE "{_cue_text(tr.title)}"',
