@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import typer
 
+from segue.cli import SegueGroup, _empty_argument, app
 from segue.config import OTHER_VARIABLES, Settings, unknown_variables
 from segue.errors import ConfigError, InputError
 from segue.listener import LANGUAGES, listener_from_dict, read_listener
@@ -395,3 +397,19 @@ def test_output_checks_refuse_special_places(tmp_path: Path) -> None:
         with pytest.raises(OutputError, match=r"song\.json: is one of the inputs"):
             check_output_path(Path("song.mp3"), [Path("song.json")])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["song.flac", "songs.mp3"]
+
+
+@pytest.mark.parametrize(("argv", "position"), [
+    (["analyze", ""], 2),
+    (["-v", ""], 2),  # after a flag an empty word is no option's value
+    (["-v", "analyze", "--json", ""], 4),  # the subcommand's flags count too
+    (["analyze", "--no-cache", "song.flac", ""], 4),
+    (["render", "song.flac", "-o", ""], None),  # an option's value may be empty
+    (["render", "song.flac", "--listener=", "-o", "x.mp3"], None),
+    (["prompts", "list", ""], 3),
+])
+def test_empty_arguments_are_told_from_empty_values(argv: list[str], position: int | None
+                                                    ) -> None:
+    root = typer.main.get_command(app)
+    assert isinstance(root, SegueGroup)
+    assert _empty_argument(argv, root) == position

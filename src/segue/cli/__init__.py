@@ -27,7 +27,7 @@ from typing import Annotated, Any, NoReturn, cast
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperCommand, TyperGroup
+from typer.core import TyperCommand, TyperGroup, TyperOption
 
 from segue import __version__
 from segue.errors import SegueError
@@ -186,7 +186,7 @@ class SegueGroup(TyperGroup):
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, False, windows_expand_args,
                                 **extra)  # fmt: skip
-        empty = _empty_argument(list(sys.argv[1:] if args is None else args))
+        empty = _empty_argument(list(sys.argv[1:] if args is None else args), self)
         if empty is not None:
             fail(f"argument {empty} is empty (an unset shell variable?); "
                  "give a file or folder, or quote what you meant")
@@ -207,18 +207,45 @@ class SegueGroup(TyperGroup):
         sys.exit(code if isinstance(code, int) else 0)
 
 
-def _empty_argument(argv: list[str]) -> int | None:
+def _empty_argument(argv: list[str], root: SegueGroup) -> int | None:
     """The 1-based position of the first empty positional argument, if any.
 
     ``segue render "$MUSIC"`` with the variable unset passes ``""``, which a path
     reads as the current folder: a whole home folder would be analysed. An option's
-    value may be empty (``--name ""``); an empty word anywhere else is refused.
+    value may be empty (``--name ""``); an empty word anywhere else, after a flag too
+    (``segue -v ""``), is refused. The flags are those of the commands named so far.
     """
+    command: TyperCommand | TyperGroup = root
+    flags = _flags(root)
     for i, arg in enumerate(argv):
-        after_option = i > 0 and argv[i - 1].startswith("-") and "=" not in argv[i - 1]
-        if not arg.strip() and not after_option:
+        before = argv[i - 1] if i else ""
+        is_value = before.startswith("-") and "=" not in before and before not in flags
+        if not arg.strip() and not is_value:
             return i + 1
+        if arg.strip() and not is_value and not arg.startswith("-"):
+            sub = _subcommand(root, command, arg)
+            if sub is not None:
+                command, flags = sub, flags | _flags(sub)
     return None
+
+
+def _flags(command: TyperCommand | TyperGroup) -> set[str]:
+    """The names of ``command``'s options that take no value."""
+    return {"--help", *(name for p in command.params
+                        if isinstance(p, TyperOption) and (p.is_flag or p.count)
+                        for name in (*p.opts, *p.secondary_opts))}
+
+
+def _subcommand(root: SegueGroup, command: TyperCommand | TyperGroup, name: str
+                ) -> TyperCommand | TyperGroup | None:
+    """The subcommand ``name`` of ``command`` (imported now for the root), if it is one."""
+    if not isinstance(command, TyperGroup):
+        return None
+    if command is root and name in COMMANDS and (
+            name not in root.commands or isinstance(root.commands[name], _Placeholder)):
+        root.commands[name] = load_command(name)
+    found = command.commands.get(name)
+    return found if isinstance(found, TyperCommand | TyperGroup) else None
 
 
 def _usage_error(exc: typer.TyperException) -> int:
