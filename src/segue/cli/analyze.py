@@ -109,7 +109,7 @@ def analyze(
     = False,
 ) -> None:
     """Analyse PATHS: tempo, key, loudness, energy and cue points, one row per file."""
-    from segue.analysis.executor import analyze_paths, check_executor, open_default_cache
+    from segue.analysis.executor import check_executor
     from segue.pipeline import collect_inputs
 
     try:
@@ -121,32 +121,7 @@ def analyze(
         raise fail("nothing to analyse: " + ("; ".join(problems) or "no input files"))
     for problem in problems:
         skipped(problem)
-    cache = None
-    if not no_cache:
-        try:
-            cache = open_default_cache()
-        except SegueError as exc:  # an unusable cache slows analysis down, nothing more
-            warn(f"analysing without a cache: {exc}")
-
-    with progress_bar(
-        TextColumn("Analysing"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.description}"), TimeRemainingColumn(),
-    ) as bar:  # fmt: skip
-        task = bar.add_task("", total=len(files))
-
-        def progress(done: int, total: int, outcome: Outcome) -> None:
-            bar.update(task, completed=done, description=Path(outcome.path).name)
-
-        try:
-            outcomes = analyze_paths(files, jobs=jobs, executor=executor, cache=cache,
-                                     progress=progress)
-        except SegueError as exc:
-            bar.stop()
-            raise fail(str(exc)) from exc
-        finally:
-            if cache is not None:
-                cache.close()
-
+    outcomes = _run(files, jobs=jobs, executor=executor, use_cache=not no_cache)
     table = _summary_table(outcomes)
     err.print(table)
     failed = [o for o in outcomes if not o.ok]
@@ -159,3 +134,33 @@ def analyze(
         typer.echo(json.dumps([outcome_json(o) for o in outcomes], indent=1))
     if failed or problems:
         raise typer.Exit(1)
+
+
+def _run(files: list[Path], *, jobs: int, executor: str, use_cache: bool) -> list[Outcome]:
+    """Analyse ``files`` under a progress bar, through the cache when there is one."""
+    from segue.analysis.executor import analyze_paths, open_default_cache
+
+    cache = None
+    if use_cache:
+        try:
+            cache = open_default_cache()
+        except SegueError as exc:  # an unusable cache slows analysis down, nothing more
+            warn(f"analysing without a cache: {exc}")
+    with progress_bar(
+        TextColumn("Analysing"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.description}"), TimeRemainingColumn(),
+    ) as bar:  # fmt: skip
+        task = bar.add_task("", total=len(files))
+
+        def progress(done: int, total: int, outcome: Outcome) -> None:
+            bar.update(task, completed=done, description=Path(outcome.path).name)
+
+        try:
+            return analyze_paths(files, jobs=jobs, executor=executor, cache=cache,
+                                 progress=progress)
+        except SegueError as exc:
+            bar.stop()
+            raise fail(str(exc)) from exc
+        finally:
+            if cache is not None:
+                cache.close()

@@ -13,10 +13,10 @@ import os
 import subprocess
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import cast
+from typing import IO, cast
 
 from segue.analysis.decode import ffmpeg_binary
 from segue.errors import MixError, OutputError
@@ -326,38 +326,15 @@ def encode_stream(
     if fmt not in STREAM_FORMATS:
         known = ", ".join(STREAM_FORMATS)
         raise OutputError(f"unsupported stream format {fmt!r}; use one of {known}")
-    cmd = [
-        ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error",
-        "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
-        *STREAM_FORMATS[fmt][0], "-flush_packets", "1", "pipe:1",
-    ]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
+    proc = _stream_encoder(STREAM_FORMATS[fmt][0], sr=sr, channels=channels)
     assert proc.stdin is not None and proc.stdout is not None
-    widen_pipe(proc.stdin)
     # Unbuffered pipes are BufferedReaders; read1 returns whatever is ready.
-    stdin, stdout = proc.stdin, cast(io.BufferedReader, proc.stdout)
+    stdout = cast(io.BufferedReader, proc.stdout)
     failure: list[BaseException] = []
-
     guard = make_guard(STREAM_FORMATS[fmt][0], sr=sr, ceiling_dbfs=ceiling_dbfs,
                        channels=channels)
-
-    def feed() -> None:
-        try:
-            for block in blocks:
-                stdin.write(_guarded(guard, block).T.astype("<f4").tobytes())
-            if guard is not None:
-                stdin.write(guard.flush().T.astype("<f4").tobytes())
-        except (BrokenPipeError, ValueError):
-            pass  # the reader went away: nothing left to do
-        except BaseException as exc:  # surfaced to the reader below
-            failure.append(exc)
-        finally:
-            with contextlib.suppress(OSError):
-                stdin.close()
-
-    feeder = threading.Thread(target=feed, name="segue-stream-feed", daemon=True)
+    feeder = threading.Thread(target=_feed, args=(blocks, guard, proc.stdin, failure),
+                              name="segue-stream-feed", daemon=True)
     feeder.start()
     try:
         while True:
@@ -374,6 +351,39 @@ def encode_stream(
         stdout.close()
         if guard is not None:  # a feeder still inside it gets a broken pipe and stops
             guard.close()
+
+
+def _stream_encoder(codec_args: Sequence[str], *, sr: int, channels: int
+                    ) -> subprocess.Popen[bytes]:
+    """An ffmpeg reading float PCM on stdin and writing the encoded stream on stdout."""
+    cmd = [
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-v", "error",
+        "-f", "f32le", "-ar", str(sr), "-ac", str(channels), "-i", "pipe:0",
+        *codec_args, "-flush_packets", "1", "pipe:1",
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert proc.stdin is not None
+    widen_pipe(proc.stdin)
+    return proc
+
+
+def _feed(blocks: Iterable[FloatArray], guard: CodecGuard | None, stdin: IO[bytes],
+          failure: list[BaseException]) -> None:
+    """Write the (guarded) blocks into the encoder; an error lands in ``failure``."""
+    try:
+        for block in blocks:
+            stdin.write(_guarded(guard, block).T.astype("<f4").tobytes())
+        if guard is not None:
+            stdin.write(guard.flush().T.astype("<f4").tobytes())
+    except (BrokenPipeError, ValueError):
+        pass  # the reader went away: nothing left to do
+    except BaseException as exc:  # surfaced to the reader
+        failure.append(exc)
+    finally:
+        with contextlib.suppress(OSError):
+            stdin.close()
 
 
 def _guarded(guard: CodecGuard | None, block: FloatArray) -> FloatArray:
