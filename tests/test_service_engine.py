@@ -97,10 +97,16 @@ def test_a_session_reacts_and_a_skip_is_heard_within_three_seconds(
 ) -> None:
     url, station = station_url
     client = httpx.Client(base_url=url, timeout=20)
-    made = client.post("/api/sessions", json={"listener": {"name": "Alex", "talk": "off"}})
+    made = client.post("/api/sessions", json={"listener": {
+        "name": "Alex\n", "talk": "off", "language": "klingon"}})
     assert made.status_code == 201
     session = made.json()
-    assert set(session) >= {"id", "stream_url", "events_url", "upcoming"}
+    assert set(session) >= {"id", "stream_url", "events_url", "upcoming", "warnings"}
+    # As a profile file's: an unknown language is said and never sent on.
+    assert session["warnings"] == ["listener: language 'klingon' is not one segue speaks "
+                                   "(en, de, fr, es, it, nl, pt, sv); using en instead"]
+    listener = station.sessions.get(session["id"]).spec.listener  # type: ignore[union-attr]
+    assert listener.language == "en" and listener.name == "Alex"
     assert session["upcoming"] and all("why" in u for u in session["upcoming"])
     raw, stop = bytearray(), threading.Event()
     reader = threading.Thread(target=_read_icy, args=(url + session["stream_url"], stop, raw))

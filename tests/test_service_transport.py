@@ -158,6 +158,8 @@ def test_head_on_every_stream_route_and_errors_are_one_line_json() -> None:
             ("POST", "/api/sessions", b'{"tracks": ["nope"]}', 422),
             ("POST", "/api/sessions", b'{"listener": {"feedback": "/etc/passwd"}}', 422),
             ("POST", "/api/sessions", b'{"listener": "nobody"}', 404),
+            ("POST", "/api/sessions", b'{"listener": {"name": "' + b"Al" * 30 + b'"}}', 422),
+            ("POST", "/api/sessions", b'{"listener": {"likes": {"artists": [3]}}}', 422),
             ("POST", "/api/sessions", b"x" * 70_000, 413),
             ("GET", "/api/sessions/unknown", None, 404),
             ("POST", f"/api/sessions/{session['id']}/reactions", b'{"type": "dance"}', 422),

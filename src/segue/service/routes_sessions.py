@@ -14,6 +14,8 @@ import anyio
 from fastapi import APIRouter, Depends, Header, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from segue.errors import InputError
+from segue.listener import listener_from_dict
 from segue.models import Listener
 from segue.service.deps import SessionDep, StationDep, require_token
 from segue.service.icy import wants_icy
@@ -46,11 +48,15 @@ class Likes(BaseModel):
 
 
 class ListenerIn(BaseModel):
-    """An inline listener profile (the fields of a profile's TOML, no file names)."""
+    """An inline listener profile (the fields of a profile's TOML, no file names).
+
+    Its values are checked as a profile file's are (:func:`inline_listener`); the
+    length caps here only keep a body small.
+    """
 
     model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(None, max_length=60)
-    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$")
+    name: str | None = Field(None, max_length=200)
+    language: str = Field("en", max_length=40)
     talk: Talk = "normal"
     likes: Likes = Field(default_factory=Likes)
     recent: list[str] = Field(default_factory=list, max_length=20)
@@ -79,13 +85,18 @@ class ReactionIn(BaseModel):
     text: str = Field("", max_length=300)
 
 
-def spec_of(body: SessionIn, station: Station) -> ShowSpec:
-    """Validate ``body`` against the library and the registries into a :class:`ShowSpec`."""
+def spec_of(body: SessionIn, station: Station, warnings: list[str] | None = None
+            ) -> ShowSpec:
+    """Validate ``body`` against the library and the registries into a :class:`ShowSpec`.
+
+    What an inline profile asks that cannot be honoured (an unknown language) is
+    appended to ``warnings``, and the show goes on without it, as for a profile file.
+    """
     from segue.narration import NARRATORS
     from segue.sequencing.arcs import ARCS
     from segue.voice.engines import ENGINES
 
-    listener = _listener_of(body, station)
+    listener = _listener_of(body, station, [] if warnings is None else warnings)
     if body.talk is not None:
         listener = dataclasses.replace(listener, talk_level=body.talk)
     if body.arc is not None and body.arc not in ARCS:
@@ -109,7 +120,7 @@ def spec_of(body: SessionIn, station: Station) -> ShowSpec:
                     voice=body.voice)  # fmt: skip
 
 
-def _listener_of(body: SessionIn, station: Station) -> Listener:
+def _listener_of(body: SessionIn, station: Station, warnings: list[str]) -> Listener:
     if not body.personal:
         return Listener(personalise=False)
     if body.listener is None:
@@ -120,10 +131,21 @@ def _listener_of(body: SessionIn, station: Station) -> Listener:
             known = ", ".join(station.config.listeners) or "none"
             raise HTTPException(404, f"no stored listener {body.listener!r} (known: {known})")
         return found
-    p = body.listener
-    return Listener(name=p.name.strip() or None if p.name else None, language=p.language,
-                    liked_artists=tuple(p.likes.artists), liked_genres=tuple(p.likes.genres),
-                    talk_level=p.talk, recent=tuple(p.recent))  # fmt: skip
+    return inline_listener(body.listener, warnings)
+
+
+def inline_listener(profile: ListenerIn, warnings: list[str]) -> Listener:
+    """The listener of an inline profile, checked as a profile file is.
+
+    The name is said on one line and at most ``MAX_NAME_CHARS`` long, the language is
+    one segue speaks (else English, with a warning, so it is never sent into a prompt);
+    a refused value is a 422 naming the key.
+    """
+    data = profile.model_dump(exclude_unset=True)
+    try:
+        return listener_from_dict(data, source="listener", problems=warnings)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from exc
 
 
 def urls(session_id: str) -> dict[str, str]:
@@ -134,8 +156,12 @@ def urls(session_id: str) -> dict[str, str]:
 
 @router.post("", status_code=201)
 async def create_session(body: SessionIn, station: StationDep) -> dict[str, Any]:
-    """Open a personal session: a show of its own (``id``, ``stream_url``, ``events_url``)."""
-    spec = spec_of(body, station)
+    """Open a personal session: a show of its own (``id``, ``stream_url``, ``events_url``).
+
+    ``warnings`` lists what of the request was not honoured (an unknown language).
+    """
+    warnings: list[str] = []
+    spec = spec_of(body, station, warnings)
     try:
         session = await anyio.to_thread.run_sync(station.sessions.create, spec,
                                                  limiter=SHOW_WORK)  # fmt: skip
@@ -146,7 +172,8 @@ async def create_session(body: SessionIn, station: StationDep) -> dict[str, Any]
         return session.channel.show.upcoming()
 
     upcoming = await anyio.to_thread.run_sync(first_upcoming, limiter=SHOW_WORK)
-    return {"id": session.id, **urls(session.id), "upcoming": upcoming_json(upcoming)}
+    return {"id": session.id, **urls(session.id), "upcoming": upcoming_json(upcoming),
+            "warnings": warnings}
 
 
 def session_json(session: Any) -> dict[str, Any]:
