@@ -164,6 +164,8 @@ def test_head_on_every_stream_route_and_errors_are_one_line_json() -> None:
             ("GET", "/api/sessions/unknown", None, 404),
             ("POST", f"/api/sessions/{session['id']}/reactions", b'{"type": "dance"}', 422),
             ("POST", f"/api/sessions/{session['id']}/reactions", b'{"type": "request"}', 422),
+            ("POST", f"/api/sessions/{session['id']}/reactions",
+             b'{"type": "request", "text": "\\u0000\\n\\u0007"}', 422),
         ]  # fmt: skip
         for method, path, body, status in cases:
             res = client.request(method, path, content=body,

@@ -31,6 +31,7 @@ from segue.service.streaming import (
 )
 from segue.service.views import jsonable, now_playing_json, played_json, upcoming_json
 from segue.show.model import Reaction
+from segue.text import one_line
 
 router = APIRouter(prefix="/api/sessions", dependencies=[Depends(require_token)])
 #: Shows are built and reacted to in worker threads of their own (never the loop's).
@@ -229,11 +230,12 @@ def session_events(session: SessionDep, station: StationDep,
 @router.post("/{session_id}/reactions")
 async def react(body: ReactionIn, session: SessionDep) -> dict[str, Any]:
     """Skip, like, dislike, more or less talk, or a request in words; the new upcoming."""
-    if body.type == "request" and not body.text.strip():
+    text = one_line(body.text)  # control characters and line breaks are no words
+    if body.type == "request" and not text:
         raise HTTPException(422, "a request needs its words in 'text'")
     if not session.reactions.take():
         raise HTTPException(429, "too many reactions; wait a few seconds")
-    reaction = Reaction(body.type, text=body.text.strip())
+    reaction = Reaction(body.type, text=text)
     result = await anyio.to_thread.run_sync(session.channel.show.react, reaction,
                                             limiter=SHOW_WORK)  # fmt: skip
     return {"accepted": result.accepted, "message": result.message,
