@@ -59,8 +59,13 @@ from analysis_sets import (
     synthetic_set,
 )
 from degenerate_sets import degenerate_set
+from segue.config import Settings
+from segue.transition.cues import MIN_VOCAL_CONFIDENCE
 from stretch_sets import StretchItem, stretch_set
 from vocal_sets import VocalItem, vocal_set
+
+#: The mixer's post margin: a talk-up ends this long before the post.
+POST_MARGIN_S = Settings().post_margin_s
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SYSTEMS = ("segue", "librosa", "essentia")
@@ -258,6 +263,7 @@ def _vocal_scores(pairs: list[tuple[VocalItem, dict[str, Any]]]) -> dict[str, An
     errors: list[float] = []
     late: list[bool] = []  # hits more than 0.5 s after the voice: the post margin is gone
     per_voice: dict[str, list[int]] = {}
+    over: dict[str, list[int]] = {}  # renders whose talk-up would run over the voice
     for it, r in pairs:
         onset = r.get("vocal_onset_s") if not r.get("error") else None
         reported += onset is not None
@@ -274,13 +280,33 @@ def _vocal_scores(pairs: list[tuple[VocalItem, dict[str, Any]]]) -> dict[str, An
             errors.append(abs(onset - it.onset_s))
         if hit:
             late.append(onset - it.onset_s > 0.5)
+        over.setdefault(it.family, [0, 0])
+        over[it.family][0] += _talks_over(r, it.onset_s)
+        over[it.family][1] += 1
     return {"precision": 100.0 * hits / reported if reported else float("nan"),
             "recall": 100.0 * hits / positives if positives else float("nan"),
             "median_error_s": float(np.median(errors)) if errors else float("nan"),
             "false_on_instrumentals": false_on_instrumental,
             "instrumentals": len(pairs) - positives, "positives": positives,
             "late_hits": sum(late), "hits": hits,
-            "recall_by_voice": {k: 100.0 * h / n for k, (h, n) in per_voice.items()}}
+            "recall_by_voice": {k: 100.0 * h / n for k, (h, n) in per_voice.items()},
+            "talk_over_by_voice": {k: (o, n) for k, (o, n) in over.items()}}
+
+
+def _talks_over(row: dict[str, Any], voice_s: float) -> bool:
+    """Whether a talk-up on this render would still run when the voice enters.
+
+    The post as the mixer sets it (``segue.transition.cues.post_s``): the intro end, or
+    a confident vocal onset when earlier, less the post margin; the talk-up runs over
+    the voice when that is after the voice's true entry.
+    """
+    if row.get("error"):
+        return False
+    post = float(row["intro_end_s"])
+    onset = row.get("vocal_onset_s")
+    if onset is not None and (row.get("vocal_confidence") or 0.0) >= MIN_VOCAL_CONFIDENCE:
+        post = min(post, float(onset))
+    return post - POST_MARGIN_S > voice_s
 
 
 def speed(rows: list[dict[str, Any]]) -> dict[str, float]:
@@ -470,7 +496,9 @@ def print_vocal(v: dict[str, Any]) -> None:
           f"median error {v['median_error_s']:.2f} s, onsets reported on instrumentals: "
           f"{v['false_on_instrumentals']}; recall by voice: "
           + ", ".join(f"{k} {r:.0f} %" for k, r in v["recall_by_voice"].items())
-          + f"; hits more than 0.5 s late: {v.get('late_hits', 'n/a')} of {v.get('hits')}")
+          + f"; hits more than 0.5 s late: {v.get('late_hits', 'n/a')} of {v.get('hits')}"
+          + "; talk-ups over the voice: "
+          + ", ".join(f"{k} {o} of {n}" for k, (o, n) in v.get("talk_over_by_voice", {}).items()))
 
 
 if __name__ == "__main__":
