@@ -29,3 +29,8 @@ def one_line(text: str) -> str:
     """
     kept = "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in readable(text))
     return " ".join(kept.split())
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` at most ``limit`` characters long, a cut one ending in "…"."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

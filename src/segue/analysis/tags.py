@@ -9,7 +9,7 @@ from pathlib import Path
 import mutagen
 
 from segue.models import Tags
-from segue.text import one_line
+from segue.text import cut, one_line
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,7 @@ def clean_text(text: str) -> str:
     :func:`segue.text.one_line` (undecodable file-name bytes read as Latin-1, control
     characters gone), cut at :data:`MAX_TAG_CHARS`.
     """
-    kept = one_line(text)
-    return kept if len(kept) <= MAX_TAG_CHARS else kept[: MAX_TAG_CHARS - 1].rstrip() + "…"
+    return cut(one_line(text), MAX_TAG_CHARS)
 
 
 def _from_filename(path: Path) -> tuple[str, str]:

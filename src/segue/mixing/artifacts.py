@@ -16,6 +16,7 @@ from typing import Any
 
 from segue.mixing.encode import SIDECARS, publish, sidecar, write_atomic
 from segue.models import Plan, Timeline
+from segue.text import cut
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,7 @@ CUE_MAX_TRACKS = 99
 def _cue_text(text: str, limit: int | None = CUE_MAX_CHARS) -> str:
     """``text`` fit for a quoted CUE field: no double quotes or line breaks, cut to ``limit``."""
     text = text.replace('"', "'").replace("\n", " ")
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1].rstrip() + "…"
-    return text
+    return text if limit is None else cut(text, limit)
 
 
 def timeline_cue(timeline: Timeline, audio_name: str) -> str:
