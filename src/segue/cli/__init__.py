@@ -170,8 +170,14 @@ class SegueGroup(TyperGroup):
                      f"{', '.join(self.list_commands(ctx))})")  # fmt: skip
         name, cmd, rest = super().resolve_command(ctx, args)
         if isinstance(cmd, _Placeholder) and name is not None:
-            cmd = self.commands[name] = load_command(name)
+            cmd = self.loaded(name)
         return name, cmd, rest
+
+    def loaded(self, name: str) -> Any:
+        """Command ``name`` of :data:`COMMANDS`, imported once, in place of its placeholder."""
+        if name not in self.commands or isinstance(self.commands[name], _Placeholder):
+            self.commands[name] = load_command(name)
+        return self.commands[name]
 
     def main(
         self,
@@ -241,10 +247,8 @@ def _subcommand(root: SegueGroup, command: TyperCommand | TyperGroup, name: str
     """The subcommand ``name`` of ``command`` (imported now for the root), if it is one."""
     if not isinstance(command, TyperGroup):
         return None
-    if command is root and name in COMMANDS and (
-            name not in root.commands or isinstance(root.commands[name], _Placeholder)):
-        root.commands[name] = load_command(name)
-    found = command.commands.get(name)
+    found = root.loaded(name) if command is root and name in COMMANDS else (
+        command.commands.get(name))
     return found if isinstance(found, TyperCommand | TyperGroup) else None
 
 
