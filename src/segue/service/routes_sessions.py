@@ -86,8 +86,7 @@ class ReactionIn(BaseModel):
     text: str = Field("", max_length=300)
 
 
-def spec_of(body: SessionIn, station: Station, warnings: list[str] | None = None
-            ) -> ShowSpec:
+def spec_of(body: SessionIn, station: Station, warnings: list[str]) -> ShowSpec:
     """Validate ``body`` against the library and the registries into a :class:`ShowSpec`.
 
     What an inline profile asks that cannot be honoured (an unknown language) is
@@ -97,7 +96,7 @@ def spec_of(body: SessionIn, station: Station, warnings: list[str] | None = None
     from segue.sequencing.arcs import ARCS
     from segue.voice.engines import ENGINES
 
-    listener = _listener_of(body, station, [] if warnings is None else warnings)
+    listener = _listener_of(body, station, warnings)
     if body.talk is not None:
         listener = dataclasses.replace(listener, talk_level=body.talk)
     if body.arc is not None and body.arc not in ARCS:
