@@ -62,7 +62,7 @@ from degenerate_sets import degenerate_set
 from segue.config import Settings
 from segue.transition.cues import MIN_VOCAL_CONFIDENCE
 from stretch_sets import StretchItem, stretch_set
-from vocal_sets import VocalItem, vocal_set
+from vocal_sets import NEVER_FITTED, VocalItem, vocal_set
 
 #: The mixer's post margin: a talk-up ends this long before the post.
 POST_MARGIN_S = Settings().post_margin_s
@@ -251,10 +251,10 @@ def stability(stretched: list[StretchItem], rows: list[dict[str, Any]]) -> dict[
 
 def vocal_scores(items: list[VocalItem], rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Vocal onset precision and recall (hit: within VOCAL_HIT_S), median error, by voice;
-    ``round1``: the same without the recorded human speech (the first round's set)."""
+    ``round1``: the same on the synthetic voices alone (without the recorded ones)."""
     out = _vocal_scores(list(zip(items, rows, strict=True)))
     out["round1"] = _vocal_scores([(it, r) for it, r in zip(items, rows, strict=True)
-                                   if it.family != "human"])
+                                   if it.family not in NEVER_FITTED])
     return out
 
 
@@ -480,7 +480,7 @@ def print_segue_only(segue: dict[str, Any]) -> None:
     if "vocals" in segue:
         print_vocal(segue["vocals"]["vocal"])
         if "round1" in segue["vocals"]["vocal"]:
-            print("  without the recorded human speech (the first round's set):")
+            print("  the synthetic voices alone (without the recorded ones):")
             print_vocal(segue["vocals"]["vocal"]["round1"])
     # The summary table's speed counts only the sets every system runs.
     for name in ("degenerate", "stretch", "vocals"):

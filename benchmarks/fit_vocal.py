@@ -14,8 +14,9 @@ Cross-validation holds out whole instrumentals
 (both their renders), two folds, and scores the onset decision of
 ``structure.onset_from_scores`` on the held-out renders, for several thresholds on the
 voice score's step: a hit is an onset within 1 s of the truth; an onset reported on an
-instrumental alone, or more than 1 s away, is a false positive. The renders with recorded
-human speech are never fitted on, only scored. The step with the best held-out F1 is
+instrumental alone, or more than 1 s away, is a false positive. The renders with a
+recorded voice (human speech, the songs' own vocals: ``vocal_sets.NEVER_FITTED``) are
+never fitted on, only scored. The step with the best held-out F1 is
 printed, for the DSP score alone and with the speech detector
 (``structure.speech_onset``, on the plain signal and on the one with the music
 suppressed; its thresholds are not fitted here).
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 from analysis_sets import cache_dir
 from segue.analysis import spectral, speech, structure
 from segue.analysis.decode import iter_chunks, measurement_rate, source_rate
-from vocal_sets import VocalItem, vocal_set
+from vocal_sets import NEVER_FITTED, VocalItem, vocal_set
 
 HIT_S = 1.0
 #: L2 regularisation (sklearn's C) of the standardised fit.
@@ -147,16 +148,16 @@ def by_voice(rows: list[tuple[Any, ...]]) -> str:
 def cross_validate(items: list[VocalItem], store: dict[str, Any], with_speech: bool,
                    steps: tuple[float, ...], *, human: bool = False
                    ) -> dict[float, list[dict[str, Any]]]:
-    """Held-out scores per step threshold, two folds by instrumental (scoring the human
-    speech renders too when ``human``; they are never fitted on)."""
+    """Held-out scores per step threshold, two folds by instrumental (scoring the renders
+    with a recorded voice too when ``human``; they are never fitted on)."""
     sources = sorted({it.name.split(" + ")[0] for it in items})
     fold_of = {s: k % 2 for k, s in enumerate(sources)}
     by_step: dict[float, list[dict[str, Any]]] = {s: [] for s in steps}
     for fold in (0, 1):
         train = [it for it in items if fold_of[it.name.split(" + ")[0]] != fold
-                 and it.family != "human"]
+                 and it.family not in NEVER_FITTED]
         test = [it for it in items if fold_of[it.name.split(" + ")[0]] == fold
-                and (human or it.family != "human")]
+                and (human or it.family not in NEVER_FITTED)]
         xs, ys = [], []
         for it in train:
             times, x, _ = features(it, store)
@@ -183,14 +184,17 @@ def fit_model(items: list[VocalItem], store: dict[str, Any], with_speech: bool) 
     held = [row for r in by_step[chosen] for row in r["rows"]]
     print(f"chosen step (best held-out F1): {chosen}; held out: {by_voice(held)}")
     with_human = cross_validate(items, store, with_speech, (chosen,), human=True)[chosen]
-    rows = [row for r in with_human for row in r["rows"] if row[1] == "human"]
-    hits = sum(1 for row in rows if row[3] is not None and abs(row[3] - row[2]) <= HIT_S)
-    print(f"recorded human speech (never fitted on): {hits} of {len(rows)} found within "
-          f"{HIT_S:.0f} s, {sum(row[3] is not None for row in rows) - hits} reported elsewhere")
-    held += rows
+    for family in NEVER_FITTED:
+        rows = [row for r in with_human for row in r["rows"]
+                if row[1] and row[1].split("-")[0] == family]
+        hits = sum(1 for row in rows if row[3] is not None and abs(row[3] - row[2]) <= HIT_S)
+        print(f"recorded voice '{family}' (never fitted on): {hits} of {len(rows)} found within "
+              f"{HIT_S:.0f} s, {sum(row[3] is not None for row in rows) - hits} reported "
+              "elsewhere")
+        held += rows
     xs, ys = [], []
     for it in items:
-        if it.family == "human":
+        if it.family in NEVER_FITTED:
             continue
         times, x, _ = features(it, store)
         xs.append(x)
