@@ -62,13 +62,15 @@ from degenerate_sets import degenerate_set
 from segue.config import Settings
 from segue.transition.cues import MIN_VOCAL_CONFIDENCE
 from stretch_sets import StretchItem, stretch_set
-from vocal_sets import NEVER_FITTED, VocalItem, vocal_set
+from vocal_sets import NEVER_FITTED, VocalItem, vocal_set, vocal_start_set
 
 #: The mixer's post margin: a talk-up ends this long before the post.
 POST_MARGIN_S = Settings().post_margin_s
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SYSTEMS = ("segue", "librosa", "essentia")
+#: Sets only segue is run on: what they measure, the others do not report.
+SEGUE_ONLY = ("degenerate", "stretch", "vocals", "vocals-start")
 PITCHES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _ALIASES = {"Db": "C#", "D#": "Eb", "Gb": "F#", "G#": "Ab", "A#": "Bb"}
 
@@ -337,12 +339,13 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--sets", default="real,synthetic,midi,keys,keys-dev,keys-hard,degenerate,"
-                                      "stretch,vocals",
+                                      "stretch,vocals,vocals-start",
                     help="comma-separated: real, synthetic, midi, keys, keys-dev (the hard "
                          "key set's development variant, for tuning), keys-hard (its test set), "
                          "degenerate (no pulse, no key), stretch (real songs at 0.85x and "
-                         "1.15x), vocals (voices laid into instrumentals); the last three "
-                         "are run for segue only")
+                         "1.15x), vocals (voices laid into instrumentals), vocals-start "
+                         "(those renders cut to open on the voice); the last four are run "
+                         "for segue only")
     ap.add_argument("--out", default="analysis.json",
                     help="results file in benchmarks/results/ (figures of systems not rerun "
                          "are kept from it)")
@@ -368,9 +371,10 @@ def main() -> int:
     if "stretch" in wanted:
         segue_only["stretch"] = stretch_set()
         sets["stretch"] = stretch_items(segue_only["stretch"])
-    if "vocals" in wanted:
-        segue_only["vocals"] = vocal_set()
-        sets["vocals"] = [Item(path=v.path, name=v.name) for v in segue_only["vocals"]]
+    for name, build in (("vocals", vocal_set), ("vocals-start", vocal_start_set)):
+        if name in wanted:
+            segue_only[name] = build()
+            sets[name] = [Item(path=v.path, name=v.name) for v in segue_only[name]]
     report: dict[str, Any] = {"machine": machine(), "systems": {}}
     previous = RESULTS / args.out
     if previous.exists():  # keep the other systems' figures when rerunning some
@@ -388,7 +392,7 @@ def main() -> int:
         all_rows: list[dict[str, Any]] = []
         peak = 0.0
         for name, items in sets.items():
-            if not system.startswith("segue") and name in ("degenerate", "stretch", "vocals"):
+            if not system.startswith("segue") and name in SEGUE_ONLY:
                 continue
             rows, rss = run_system(system, items)
             peak = max(peak, rss)
@@ -409,8 +413,8 @@ def main() -> int:
                 entry["max_key_confidence"] = max(r.get("key_confidence") or 0 for r in rows)
             if name == "stretch":
                 entry["stability"] = stability(segue_only["stretch"], rows)
-            if name == "vocals" and "vocals" in segue_only:
-                entry["vocal"] = vocal_scores(segue_only["vocals"], rows)
+            if name in ("vocals", "vocals-start") and name in segue_only:
+                entry["vocal"] = vocal_scores(segue_only[name], rows)
             if name == "synthetic" and system == "segue":
                 hits = [abs(r["intro_end_s"] - float(i.intro_end_s or 0)) <= float(i.bar_s or 0)
                         and abs(r["outro_start_s"] - float(i.outro_start_s or 0))
@@ -477,13 +481,15 @@ def print_segue_only(segue: dict[str, Any]) -> None:
               f"{st['key_same_confident']:.1f} %)")
         for miss in st["intro_misses"]:
             print(f"    {miss}")
-    if "vocals" in segue:
-        print_vocal(segue["vocals"]["vocal"])
-        if "round1" in segue["vocals"]["vocal"]:
+    for name in ("vocals", "vocals-start"):
+        if name in segue:
+            print(f"\n{name}:" + (" the voice within 1.5 s of the start" if name != "vocals"
+                                   else ""))
+            print_vocal(segue[name]["vocal"])
             print("  the synthetic voices alone (without the recorded ones):")
-            print_vocal(segue["vocals"]["vocal"]["round1"])
+            print_vocal(segue[name]["vocal"]["round1"])
     # The summary table's speed counts only the sets every system runs.
-    for name in ("degenerate", "stretch", "vocals"):
+    for name in SEGUE_ONLY:
         if name in segue:
             print(f"  {name}: {segue[name]['cpu_s_per_3min_track']:.2f} CPU s per 3-min track, "
                   f"peak RSS {segue[name]['peak_rss_mb']:.0f} MB")

@@ -288,6 +288,49 @@ def vocal_set(*, build: bool = True, human: bool = True) -> list[VocalItem]:
     return items
 
 
+#: Length of the :func:`vocal_start_set` cuts.
+START_SECONDS = 60.0
+
+
+def vocal_start_set(*, build: bool = True) -> list[VocalItem]:
+    """Voices the track opens on: every voiced render of :func:`vocal_set`, cut to begin
+    0–1.5 s (seeded) before its first voice, and each cut's instrumental cut at the same
+    second (no voice), :data:`START_SECONDS` long. Built once under
+    ``~/.cache/segue/bench/vocals-start`` (``build=False``: only the cuts already made)."""
+    out_dir = cache_dir() / "vocals-start"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(20261204)
+    base = vocal_set(build=build)
+    alone = {it.name: it for it in base if " + " not in it.name}
+    items: list[VocalItem] = []
+    for it in base:
+        if it.onset_s is None:
+            continue
+        cut = round(max(0.0, it.onset_s - rng.uniform(0.0, 1.5)), 2)
+        pairs = [(it, round(it.onset_s - cut, 2))]
+        source = alone.get(it.name.split(" + ")[0])
+        if " + " in it.name and source is not None and source.onset_s is None:
+            pairs.append((source, None))
+        for render, truth in pairs:
+            path = out_dir / f"{Path(render.path).stem}_from_{cut:.2f}.flac"
+            if build and not path.exists():
+                _cut(Path(render.path), cut, path)
+            if path.exists():
+                items.append(VocalItem(str(path), f"{render.name} from {cut:.2f} s", truth,
+                                       render.voice if truth is not None else None))
+    return items
+
+
+def _cut(src: Path, start_s: float, out: Path) -> None:
+    """``src`` from ``start_s`` on, :data:`START_SECONDS` long, written to ``out``."""
+    info = sf.info(src)
+    y, sr = sf.read(src, start=round(start_s * info.samplerate),
+                    frames=round(START_SECONDS * info.samplerate), always_2d=True)
+    tmp = out.with_suffix(".tmp.flac")
+    sf.write(tmp, y, sr)
+    tmp.rename(out)
+
+
 if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    print(f"{len(vocal_set())} files")
+    print(f"{len(vocal_set())} files, {len(vocal_start_set())} opening cuts")

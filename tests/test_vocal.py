@@ -43,6 +43,16 @@ def test_a_sung_voice_over_a_synthetic_track_is_found() -> None:
     assert a.vocal_confidence >= 0.5
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_a_voice_the_track_opens_on_is_found(seed: int) -> None:
+    """No music before it to rise from: the opening's own voice score tells."""
+    music = _music()
+    mixed = lay_voice(music, sung_voice(80.0, seed=seed), 0.8, -3.0)
+    a = analyze_samples(mixed.T.astype(np.float32), SR)
+    assert a.vocal_onset_s is not None and abs(a.vocal_onset_s - 0.8) <= HIT_S
+    assert a.vocal_confidence >= 0.5
+
+
 def test_speech_over_a_synthetic_track_is_found(tmp_path: Path) -> None:
     music = _music()
     mixed = lay_voice(music, _speech(tmp_path, 80.0), 25.0, -3.0)

@@ -161,6 +161,12 @@ SPEECH_BURST_S = 0.5
 #: onsets on instrumentals), not on the recorded speech (``benchmarks/vocal_sets.py``).
 ENHANCED_SPEECH_THRESHOLD = 0.6
 ENHANCED_SPEECH_RISE = 0.5
+#: A voice the track opens on (:func:`start_onset`) has no music before it to rise
+#: from: it is heard when the DSP score's mean over the first :data:`VOICE_WINDOW_S`
+#: reaches this logit. Chosen on the synthetic voices cut to begin 0–1.5 s before them
+#: and on the instrumentals' starts (the smallest level that adds no onset on an
+#: instrumental: they read at most 1.3), not on the recorded voices.
+START_VOICE_LEVEL = 1.5
 
 
 @dataclass(frozen=True)
@@ -370,11 +376,15 @@ def vocal_onset(frames: Frames, first_s: float, last_s: float,
       must read :data:`ENHANCED_SPEECH_THRESHOLD` and rise by
       :data:`ENHANCED_SPEECH_RISE` (the suppression lets through music that does not
       repeat, which it sometimes takes for speech).
+
+    When none hears a voice in the first :data:`VOICE_WINDOW_S`, a voice the track
+    opens on is looked for (:func:`start_onset`): the rises above cannot see it.
     """
     times, table = voice_features(frames)
     model = DSP_VOICE_MODEL
-    found = [onset_from_scores(times, voice_scores(table, model), first_s, last_s,
-                               step=model.step, level=model.level)]
+    scores = voice_scores(table, model)
+    found = [onset_from_scores(times, scores, first_s, last_s, step=model.step,
+                               level=model.level)]
     if speech is not None:
         found.append(speech_onset(speech, first_s, last_s))
     if enhanced_speech is not None:
@@ -382,7 +392,30 @@ def vocal_onset(frames: Frames, first_s: float, last_s: float,
                                   threshold=ENHANCED_SPEECH_THRESHOLD,
                                   rise=ENHANCED_SPEECH_RISE))
     heard = [f for f in found if f[0] is not None]
-    return min(heard, key=lambda f: f[0] or 0.0) if heard else (None, 0.0)
+    earliest = min(heard, key=lambda f: f[0] or 0.0) if heard else (None, 0.0)
+    if earliest[0] is not None and earliest[0] < first_s + VOICE_WINDOW_S:
+        return earliest
+    opening = start_onset(times, scores, first_s)
+    return opening if opening[0] is not None else earliest
+
+
+def start_onset(times: F64, scores: F64, first_s: float) -> tuple[float | None, float]:
+    """A voice the track opens on: ``(onset, confidence)``, ``(None, 0.0)`` without one.
+
+    Heard when the voice score's mean over the :data:`VOICE_WINDOW_S` from the first
+    sound reaches :data:`START_VOICE_LEVEL`; the onset is that window's first block
+    scoring above 0 (more likely voice than not), the confidence the mean over twice
+    the level (0.5 at the level, as for a rise).
+    """
+    inside = np.flatnonzero((times >= first_s) & (times < first_s + VOICE_WINDOW_S))
+    if len(inside) < round(VOICE_WINDOW_S / VOICE_BLOCK_S) // 2:
+        return None, 0.0
+    mean = float(scores[inside].mean())
+    if mean < START_VOICE_LEVEL:
+        return None, 0.0
+    voiced = inside[scores[inside] > 0.0]
+    onset = float(times[voiced[0] if len(voiced) else inside[0]])
+    return round(onset, 2), round(float(np.clip(mean / (2 * START_VOICE_LEVEL), 0.0, 1.0)), 2)
 
 
 def onset_from_scores(times: F64, scores: F64, first_s: float, last_s: float, *,
