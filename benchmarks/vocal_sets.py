@@ -9,7 +9,8 @@ with bends), plus four synthetic tracks (``tests/synthetic.py``). Sectoid's four
 instrumental; Muldjord's four are sung (and *Chaos God* opens on a spoken sample), so
 their renders are real songs with a marked vocal entry (:data:`SONG_VOICES`, family
 ``song``): alone, the entry is the truth, and with a voice laid in, whichever voice comes
-first. Voices, cycled:
+first. So is :data:`SONGS`: the title song of *Drascula: The Vampire Strikes Back*
+(Debian's ``drascula-music``, Alcachofa Soft's BSD-like licence). Voices, cycled:
 
 - **speech**: espeak-ng reading prose, in five voices (en, en-us, de, fr, es);
 - **sung**: :func:`synthetic.sung_voice`, a source-filter singer with vibrato, male and
@@ -87,7 +88,11 @@ SONG_VOICES = {
     "fof/chaos_god": 0.5,  # spoken: "Civilization begins with all of us …", 0.5–9.8 s
     "fof/internal_degeneration": 22.8,  # with the band's first hit
     "fof/mutilated_mime": 48.2,  # "I'm walking slowly down the street"
+    # Drascula's title song (pop rock, sung; harmonics clear from 18.05 s)
+    "drascula/track1": 17.6,  # "It's the fun, so buddy …"
 }
+#: Sung songs that are not also instrumental sources: (name, Debian package, file).
+SONGS = (("drascula/track1", "drascula-music", "track1.ogg"),)
 
 
 @dataclass(frozen=True)
@@ -258,6 +263,9 @@ def vocal_set(*, build: bool = True, human: bool = True) -> list[VocalItem]:
     out_dir.mkdir(parents=True, exist_ok=True)
     sources: list[tuple[str, Path | None]] = list(instrumentals())
     sources += [(f"synthetic/{bpm}", None) for bpm in (96, 120, 128, 140)]
+    # Last, so the seeded draws of the sources before them stay as they were.
+    sources += [(name, next(iter(sorted(fetch(package).rglob(file))))) for name, package, file
+                in SONGS]
     rng = random.Random(20261202)
     # Its own stream, so the first renders stay as they were when it was added.
     human_rng = random.Random(20261203)
