@@ -15,7 +15,7 @@ from segue.mixing.gain import MAX_MAKEUP_DB, track_gain_db
 from segue.mixing.render import render_blocks
 from segue.mixing.timeline import build_segments, build_timeline, decide_handovers, mix_time
 from segue.models import Link, Plan, Speech, Tags, Track, TrackAnalysis
-from segue.transition.cues import plan_transition, post_s
+from segue.transition.cues import plan_transition, play_range_s, post_s
 from synthetic import SynthSpec, write_track
 
 SETTINGS = Settings()
@@ -115,6 +115,10 @@ def test_vocals_before_the_intro_end_move_the_post() -> None:
     assert post_s(base, SETTINGS) == pytest.approx(7.5)
     assert post_s(sung, SETTINGS) == pytest.approx(4.5)
     assert post_s(unsure, SETTINGS) == pytest.approx(7.5)
+    # A voice the track opens on leaves no intro to talk over: the post is its first sound.
+    first = base.analysis.first_sound_s
+    opening = known(SynthSpec(bpm=120), vocal_onset_s=first, vocal_confidence=0.9)
+    assert post_s(opening, SETTINGS) == pytest.approx(play_range_s(opening)[0])
 
 
 @pytest.mark.slow

@@ -92,8 +92,8 @@ def post_s(track: Track, settings: Settings) -> float:
     arrival = a.intro_end_s
     vocal = getattr(a, "vocal_onset_s", None)
     vocal_conf = getattr(a, "vocal_confidence", 1.0)
-    if vocal is not None and vocal_conf >= MIN_VOCAL_CONFIDENCE and vocal > start:
-        arrival = min(arrival, vocal)
+    if vocal is not None and vocal_conf >= MIN_VOCAL_CONFIDENCE:
+        arrival = min(arrival, vocal)  # a voice from the first sound leaves no intro
     return max(start, arrival - settings.post_margin_s)
 
 
