@@ -60,7 +60,7 @@ from analysis_sets import (
 )
 from degenerate_sets import degenerate_set
 from segue.config import Settings
-from segue.transition.cues import MIN_VOCAL_CONFIDENCE
+from segue.transition.cues import post_of
 from stretch_sets import StretchItem, stretch_set
 from vocal_sets import NEVER_FITTED, VocalItem, vocal_set, vocal_start_set
 
@@ -298,17 +298,16 @@ def _vocal_scores(pairs: list[tuple[VocalItem, dict[str, Any]]]) -> dict[str, An
 def _talks_over(row: dict[str, Any], voice_s: float) -> bool:
     """Whether a talk-up on this render would still run when the voice enters.
 
-    The post as the mixer sets it (``segue.transition.cues.post_s``): the intro end, or
+    The post as the mixer sets it (``segue.transition.cues.post_of``): the intro end, or
     a confident vocal onset when earlier, less the post margin; the talk-up runs over
     the voice when that is after the voice's true entry.
     """
     if row.get("error"):
         return False
-    post = float(row["intro_end_s"])
     onset = row.get("vocal_onset_s")
-    if onset is not None and (row.get("vocal_confidence") or 0.0) >= MIN_VOCAL_CONFIDENCE:
-        post = min(post, float(onset))
-    return post - POST_MARGIN_S > voice_s
+    post = post_of(float(row["intro_end_s"]), None if onset is None else float(onset),
+                   row.get("vocal_confidence") or 0.0, 0.0, POST_MARGIN_S)
+    return post > voice_s
 
 
 def speed(rows: list[dict[str, Any]]) -> dict[str, float]:

@@ -264,8 +264,7 @@ def vocal_set(*, build: bool = True, human: bool = True) -> list[VocalItem]:
     sources: list[tuple[str, Path | None]] = list(instrumentals())
     sources += [(f"synthetic/{bpm}", None) for bpm in (96, 120, 128, 140)]
     # Last, so the seeded draws of the sources before them stay as they were.
-    sources += [(name, next(iter(sorted(fetch(package).rglob(file))))) for name, package, file
-                in SONGS]
+    sources += [(name, sorted(fetch(package).rglob(file))[0]) for name, package, file in SONGS]
     rng = random.Random(20261202)
     # Its own stream, so the first renders stay as they were when it was added.
     human_rng = random.Random(20261203)

@@ -89,12 +89,21 @@ def post_s(track: Track, settings: Settings) -> float:
     """
     a = track.analysis
     start, _ = play_range_s(track)
-    arrival = a.intro_end_s
-    vocal = getattr(a, "vocal_onset_s", None)
-    vocal_conf = getattr(a, "vocal_confidence", 1.0)
-    if vocal is not None and vocal_conf >= MIN_VOCAL_CONFIDENCE:
-        arrival = min(arrival, vocal)  # a voice from the first sound leaves no intro
-    return max(start, arrival - settings.post_margin_s)
+    return post_of(a.intro_end_s, getattr(a, "vocal_onset_s", None),
+                   getattr(a, "vocal_confidence", 1.0), start, settings.post_margin_s)
+
+
+def post_of(intro_end_s: float, vocal_onset_s: float | None, vocal_confidence: float,
+            start_s: float, margin_s: float) -> float:
+    """The post from the cue points (see :func:`post_s`).
+
+    ``margin_s`` before the intro end or a confident vocal onset, whichever comes
+    first, but not before ``start_s``.
+    """
+    arrival = intro_end_s
+    if vocal_onset_s is not None and vocal_confidence >= MIN_VOCAL_CONFIDENCE:
+        arrival = min(arrival, vocal_onset_s)  # a voice from the first sound leaves no intro
+    return max(start_s, arrival - margin_s)
 
 
 def intro_window_s(track: Track, settings: Settings) -> float:
