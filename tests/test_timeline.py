@@ -121,6 +121,35 @@ def test_vocals_before_the_intro_end_move_the_post() -> None:
     assert post_s(opening, SETTINGS) == pytest.approx(play_range_s(opening)[0])
 
 
+@pytest.mark.parametrize(("voice_s", "bed"), [(0.0, "none"), (1.2, "none"), (1.6, "beats"),
+                                              (2.6, "bar")])
+def test_a_bed_never_loops_the_voice_the_post_waits_for(voice_s: float, bed: str) -> None:
+    spec = SynthSpec(bpm=120, intro_bars=4, body_bars=12, outro_bars=8)
+    a = known(spec, "a.flac")
+    b = known(spec, "b.flac", vocal_onset_s=voice_s, vocal_confidence=0.9)
+    plan = Plan((a, b), (), 0.0)
+    tl = build_timeline(plan, [speech(1, 14.0)], SETTINGS)
+    first, second = tl.tracks
+    (link,) = tl.links
+    assert link.end_s <= link.post_s + 0.01
+    # The voice is heard once, and only after the link is over.
+    voiced = [s for s in second.segments if s.source_end_s > voice_s + 0.05]
+    assert len(voiced) == 1
+    assert mix_time(second.segments, voice_s) >= link.end_s - 0.01
+    if bed == "none":  # nothing fits before the voice: the track starts cold, after the link
+        assert second.bed_s == 0 and second.crossfade_s == 0
+        assert second.fade_in_s <= 0.1 and "after its link" in second.transition_reason
+        assert link.start_s < first.end_s  # said over the end of the previous track
+        assert second.start_s > build_timeline(plan, [], SETTINGS).tracks[1].start_s  # waits
+    else:
+        loops = second.segments[1:-1]
+        beat = 60 / spec.bpm
+        assert second.bed_s > 0 and loops
+        assert all(s.source_end_s - s.source_start_s == pytest.approx(
+            4 * beat if bed == "bar" else 2 * beat, abs=1e-3) for s in loops)
+        assert second.start_s < first.end_s  # held on a bed, still overlapping
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("grid_error_s", [0.0, 0.07])
 def test_rendered_beatmatch_keeps_kicks_together(tmp_path: Path, grid_error_s: float) -> None:

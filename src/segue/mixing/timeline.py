@@ -15,10 +15,14 @@ Links, the talk-up rule:
 3. When it is longer than the intro, it starts earlier, over the previous
    track's outro (at most the handover's ``lead_in_s`` before the new
    track starts).
-4. When it still does not fit, the new track is held on a bed: its first bar
-   (from its first downbeat) repeats, beat-aligned, until the link is over
-   before the post — at most :data:`MAX_BED_REPEATS` times.
-5. Two voices never overlap: a link starts at least :data:`VOICE_GAP_S` after
+4. When it still does not fit, the new track is held on a bed: the last whole
+   bar before the post repeats, beat-aligned, until the link is over before the
+   post — at most :data:`MAX_BED_REPEATS` times. A bed never reaches past the
+   post, so it never loops the voice the post waits for.
+5. When no bed fits before the post (a track that opens on its voice) or the
+   repeats run out, the new track waits: it starts later, cold, as the link
+   ends, and the link is said over the end of the previous track alone.
+6. Two voices never overlap: a link starts at least :data:`VOICE_GAP_S` after
    the previous one ends.
 """
 
@@ -28,6 +32,8 @@ import dataclasses
 import logging
 import math
 from collections.abc import Sequence
+
+import numpy as np
 
 from segue.config import Settings
 from segue.mixing.gain import track_gain_db
@@ -52,8 +58,13 @@ VOICE_GAP_S = 0.5
 MAX_BED_REPEATS = 8
 #: Placed tracks a :class:`Layout` keeps (ducking looks at the one before).
 KEEP_PLACED = 2
-#: Loop length when a track has no usable beat grid.
+#: Loop length when a track has no usable beat grid, and the shortest loop it may have.
 FALLBACK_BED_S = 2.0
+MIN_FALLBACK_BED_S = 1.0
+#: Fewest beats a bed may loop when no whole bar fits before the post.
+MIN_BED_BEATS = 2
+#: Fade-in of a track that starts cold after its link (long enough not to click).
+COLD_FADE_IN_S = 0.05
 
 
 def build_segments(
@@ -123,24 +134,34 @@ class _Layout:
         self.stretch = cue.stretch if cue else 1.0
         self.stretch_until = self.src_in + (cue.stretch_source_s if cue else 0.0)
         self.loops = 0
+        #: Seconds the track was moved later, to start cold after its link (rule 5).
+        self.wait_s = 0.0
         self.loop_start, self.loop_len = self._bed_bar(post_src_s)
         self.segments = self._segments()
 
     def _bed_bar(self, post_src_s: float) -> tuple[float, float]:
-        """The bar a bed repeats: the last whole bar (downbeat to downbeat) before the post.
+        """The stretch a bed repeats, ``(start, length)``, all of it before the post.
 
-        Repeating it delays everything after it, the post included, by whole bars,
-        so the beat runs on. Without a usable grid, or when the intro is shorter
-        than a bar, the first :data:`FALLBACK_BED_S` seconds are repeated.
+        The last whole bar (downbeat to downbeat) before the post, so repeating it
+        delays everything after it by whole bars and the beat runs on; failing
+        that, the last whole beats before the post (at least :data:`MIN_BED_BEATS`).
+        Without a usable grid, up to :data:`FALLBACK_BED_S` seconds from the first
+        sound. Length 0 when not even that fits: the intro is too short for a bed.
         """
+        post = min(post_src_s, self.src_out) + 0.05
         beat = local_beat_s(self.track, post_src_s)
         if beat is not None:
-            bar = 4 * beat
             down = downbeats_s(self.track)
-            fits = down[(down >= self.src_in - 0.01) & (down + bar <= post_src_s + 0.05)]
-            if len(fits):
-                return float(fits[-1]), bar
-        return self.src_in, min(FALLBACK_BED_S, (self.src_out - self.src_in) / 4)
+            bars = down[(down >= self.src_in - 0.01) & (down + 4 * beat <= post)]
+            if len(bars):
+                return float(bars[-1]), 4 * beat
+            beats = np.asarray(self.track.analysis.beat_times_s, dtype=np.float64)
+            starts = beats[beats >= self.src_in - 0.01]
+            if len(starts):
+                n = int((post - starts[0]) / beat + 1e-6)
+                return (float(starts[0]), n * beat) if n >= MIN_BED_BEATS else (self.src_in, 0.0)
+        length = min(FALLBACK_BED_S, (self.src_out - self.src_in) / 4, post - self.src_in)
+        return self.src_in, length if length >= MIN_FALLBACK_BED_S else 0.0
 
     def _segments(self) -> tuple[Segment, ...]:
         return build_segments(
@@ -163,13 +184,18 @@ class _Layout:
         self.src_out = kept[-1].source_end_s
 
     def hold(self, seconds: float) -> None:
-        """Add enough bed repeats to delay the post by at least ``seconds``."""
+        """Delay the post by at least ``seconds``: bed repeats, then a later, cold start."""
         rate = self.stretch if self.loop_start < self.stretch_until else 1.0
         per_loop = self.loop_len / rate
-        extra = min(MAX_BED_REPEATS - self.loops, math.ceil(seconds / per_loop - 1e-9))
-        if extra > 0:
-            self.loops += extra
-            self.segments = self._segments()
+        extra = 0
+        if per_loop > 0:
+            extra = max(0, min(MAX_BED_REPEATS - self.loops,
+                               math.ceil(seconds / per_loop - 1e-9)))  # fmt: skip
+        wait = max(0.0, seconds - extra * per_loop)
+        self.loops += extra
+        self.wait_s += wait
+        self.start_s += wait
+        self.segments = self._segments()
 
     @property
     def end_s(self) -> float:
@@ -248,7 +274,8 @@ class Layout:
         if overflow > 0:
             layout.hold(overflow)
             post = mix_time(layout.segments, handover.post_source_s)
-            log.info("track %d held %.1f s on a bed for its link", self.count, layout.bed_s)
+            log.info("track %d held %.1f s on a bed and %.1f s before it for its link",
+                     self.count, layout.bed_s, layout.wait_s)  # fmt: skip
         begin = max(earliest, post - speech.duration_s)
         end = begin + speech.duration_s
         if end > post + 0.01:
@@ -443,17 +470,32 @@ def _timeline_track(
         source_in_s=round(layout.src_in, 3),
         source_out_s=round(layout.src_out, 3),
         gain_db=round(layout.gain_db, 2),
-        fade_in_s=round(cue.overlap_s, 3) if cue else 0.0,
+        fade_in_s=_fade_in_s(layout),
         fade_out_s=round(fade_out, 3),
         intro_end_s=round(mix_time(segs, max(a.intro_end_s, layout.src_in)), 3),
         outro_start_s=round(mix_time(segs, outro), 3),
         bpm=a.bpm,
         camelot=a.camelot,
         energy=a.energy,
-        crossfade_s=round(cue.overlap_s, 3) if cue else 0.0,
+        crossfade_s=round(cue.overlap_s, 3) if cue and not layout.wait_s else 0.0,
         transition=cue.kind if cue else "start",
-        transition_reason=cue.reason if cue else "first track",
+        transition_reason=_reason(layout),
         stretch=cue.stretch if cue else 1.0,
         bed_s=round(layout.bed_s, 3),
         segments=segs,
     )
+
+
+def _fade_in_s(layout: _Layout) -> float:
+    """The track's fade-in: its cue's overlap, or a short one when it starts cold."""
+    if layout.wait_s > 0:
+        return COLD_FADE_IN_S
+    return round(layout.cue.overlap_s, 3) if layout.cue else 0.0
+
+
+def _reason(layout: _Layout) -> str:
+    """Why the track starts as it does, in one line."""
+    said = layout.cue.reason if layout.cue else "first track"
+    if layout.wait_s > 0:
+        said += f"; it starts after its link, {layout.wait_s:.1f} s later, as no bed fit"
+    return said
