@@ -59,6 +59,7 @@ from analysis_sets import (
     synthetic_set,
 )
 from degenerate_sets import degenerate_set
+from memory import peak_rss_mb
 from segue.config import Settings
 from segue.transition.cues import post_of
 from stretch_sets import StretchItem, stretch_set
@@ -153,7 +154,7 @@ def worker(system: str, items_file: str, out_file: str) -> None:
         res["name"] = it["name"]
         res["path"] = it["path"]
         rows.append(res)
-    Path(out_file).write_text(json.dumps(rows))
+    Path(out_file).write_text(json.dumps({"rows": rows, "peak_rss_mb": peak_rss_mb()}))
 
 
 def run_system(system: str, items: list[Item]) -> tuple[list[dict[str, Any]], float]:
@@ -167,10 +168,10 @@ def run_system(system: str, items: list[Item]) -> tuple[list[dict[str, Any]], fl
             env["NUMBA_CACHE_DIR"] = str(Path(tmp) / "numba")  # a fresh environment
         proc = subprocess.Popen([sys.executable, __file__, "--worker", system, str(items_file),
                                  str(out_file)], env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        if status != 0:
-            raise RuntimeError(f"{system} worker failed with status {status}")
-        return json.loads(out_file.read_text()), usage.ru_maxrss / 1024.0
+        if proc.wait() != 0:
+            raise RuntimeError(f"{system} worker failed with status {proc.returncode}")
+        out = json.loads(out_file.read_text())
+        return out["rows"], out["peak_rss_mb"]
 
 
 # ---------------------------------------------------------------- scoring

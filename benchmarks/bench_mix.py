@@ -45,7 +45,6 @@ import os
 import pickle
 import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -60,6 +59,7 @@ RESULTS = HERE / "results"
 CACHE = Path(os.environ.get("SEGUE_BENCH_CACHE", Path.home() / ".cache" / "segue" / "bench"))
 sys.path.insert(0, str(HERE))
 
+from memory import peak_rss_mb, rss_mb  # noqa: E402
 
 # --------------------------------------------------------------------------- corpus
 
@@ -173,7 +173,7 @@ def child_render(job: Path) -> None:
         import tracemalloc
 
         tracemalloc.start(8)
-    start_rss = _rss_mb()
+    start_rss = rss_mb()
     t0 = time.perf_counter()
     ceiling = limiter_ceiling_dbfs(Path(out), Settings().ceiling_dbfs)
     samples, done, every = [], 0, 600 * timeline.sr
@@ -182,9 +182,9 @@ def child_render(job: Path) -> None:
             sink.write(block)
             done += block.shape[1]
             if done // every > len(samples):
-                samples.append(round(_rss_mb()))
+                samples.append(round(rss_mb()))
     wall = time.perf_counter() - t0
-    report = {"wall_s": wall, "rss_mb": _peak_rss_mb(), "start_rss_mb": start_rss,
+    report = {"wall_s": wall, "rss_mb": peak_rss_mb(), "start_rss_mb": start_rss,
               "rss_every_10min_mb": samples,
               "speech_mb": sum(sp.samples.nbytes for sp in timeline.speech) / 2**20}
     if options.get("trace"):
@@ -195,13 +195,6 @@ def child_render(job: Path) -> None:
         report["top_allocations"] = [f"{st.size / 2**20:.1f} MB {st.traceback[0]}"
                                      for st in snap.statistics("lineno")[:6]]
     print(json.dumps(report))
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def child_pydub(job: Path) -> None:
@@ -218,15 +211,8 @@ def child_pydub(job: Path) -> None:
     assert mix is not None
     mix.export(out, format="mp3", codec="libmp3lame", parameters=["-q:a", "2"])
     wall = time.perf_counter() - t0
-    print(json.dumps({"wall_s": wall, "rss_mb": _peak_rss_mb(), "duration_s": len(mix) / 1000}))
+    print(json.dumps({"wall_s": wall, "rss_mb": peak_rss_mb(), "duration_s": len(mix) / 1000}))
 
-
-def _peak_rss_mb() -> float:
-    """This process's peak RSS (VmHWM; unlike ru_maxrss it does not inherit the parent's)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def run_child(kind: str, job: Path) -> dict[str, Any]:

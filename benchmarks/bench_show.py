@@ -49,25 +49,15 @@ CACHE = Path(os.environ.get("SEGUE_BENCH_CACHE", Path.home() / ".cache" / "segue
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 
-
-def rss_mb() -> float:
-    """This process's resident memory now, in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_rss_mb() -> float:
-    """The largest resident memory this process reached (VmHWM), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from memory import peak_rss_mb, rss_mb  # noqa: E402
 
 
 def peak_children_mb() -> float:
-    """Largest resident memory any finished child process (decoder, encoder) reached."""
+    """At most the largest resident memory a finished child (decoder, encoder) reached.
+
+    An upper bound: a child's ``ru_maxrss`` starts from this process's high-water mark
+    at its ``exec`` (see :mod:`memory`).
+    """
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
