@@ -145,6 +145,7 @@ def _build(root: Path, synth_set: dict[str, Path]) -> dict[str, str]:
     """The files every row expects; returns why a case cannot be set up, by case."""
     missing: dict[str, str] = {}
     shutil.copy(synth_set["alpha"], root / "song.flac")
+    shutil.copy(synth_set["alpha"], root / "copy.flac")
     shutil.copy(synth_set["charlie"], root / "other.flac")
     shutil.copy(synth_set["bravo"], root / "secret.flac")
     (root / "secret.flac").chmod(0)

@@ -348,3 +348,24 @@ def test_a_link_that_leaves_the_library_is_never_played(tmp_path: Path) -> None:
     library.scan([inside], background=False)
     assert [t.tags.title for t in library.tracks()] == ["Own"]
     assert any("outside the library" in p for p in library.problems), library.problems
+
+
+def test_a_copy_kept_in_two_folders_is_played_once(tmp_path: Path) -> None:
+    import dataclasses
+    import shutil
+
+    from synthetic import write_track
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    spec = SynthSpec(bpm=120, intro_bars=2, body_bars=4, outro_bars=2)
+    first = write_track(tmp_path / "a" / "song.wav", spec)
+    shutil.copy(first, tmp_path / "b" / "song (1).wav")
+    # The same size (WAV), other bytes: hashed, and kept.
+    other = write_track(tmp_path / "b" / "other.wav", dataclasses.replace(spec, seed=5))
+    assert other.stat().st_size == first.stat().st_size
+    library = Library([tmp_path])
+    library.scan([tmp_path], background=False)
+    assert sorted(Path(t.path).name for t in library.tracks()) == ["other.wav", "song.wav"]
+    copy = next(p for p in library.problems if "song (1).wav" in p)
+    assert "the same audio as" in copy and str(first) in copy

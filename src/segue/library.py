@@ -175,7 +175,7 @@ class Library:
     def _scan(self, paths: Sequence[str | Path], jobs: int) -> None:
         from segue.analysis.executor import Outcome, analyze_paths, open_default_cache
         from segue.errors import SegueError
-        from segue.pipeline import collect_inputs
+        from segue.pipeline import collect_inputs, distinct_audio
 
         def done(_: int, total: int, outcome: Outcome) -> None:
             if outcome.track is not None:
@@ -185,7 +185,8 @@ class Library:
 
         try:
             files, problems = collect_inputs(paths)
-            for line in problems:
+            files, copies = distinct_audio(files)
+            for line in problems + copies:
                 self._problem(line)
             inside = [f for f in files if self.allows(f)]
             for f in files:

@@ -7,6 +7,7 @@ the job goes on; only a problem that leaves nothing to do raises.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,40 @@ def collect_inputs(paths: Iterable[str | Path]) -> tuple[list[Path], list[str]]:
     return files, problems
 
 
+def distinct_audio(files: Sequence[Path], *, once: str = "played once"
+                   ) -> tuple[list[Path], list[str]]:  # fmt: skip
+    """Drop files whose bytes repeat an earlier file's (a copy kept in two folders).
+
+    A set must not play the same recording twice because the library holds it
+    twice. Only files sharing a size are hashed (the analysis cache's content
+    hash), so a library without copies costs one ``stat`` a file. A file that
+    cannot be read is kept, for the analysis to report. Returns the files kept, in
+    order, and one message per copy left out.
+    """
+    from segue.analysis.cache import content_hash
+
+    sizes: dict[int, int] = {}
+    for f in files:
+        with contextlib.suppress(OSError):
+            size = f.stat().st_size
+            sizes[size] = sizes.get(size, 0) + 1
+    first: dict[str, Path] = {}
+    kept: list[Path] = []
+    notes: list[str] = []
+    for f in files:
+        try:
+            digest = content_hash(f) if sizes.get(f.stat().st_size, 0) > 1 else None
+        except OSError:
+            digest = None
+        if digest is not None and digest in first:
+            notes.append(f"{f}: the same audio as {first[digest]}, {once}")
+            continue
+        if digest is not None:
+            first[digest] = f
+        kept.append(f)
+    return kept, notes
+
+
 def analyze_files(
     files: Sequence[Path], settings: Settings, progress: Progress = _no_progress
 ) -> tuple[list[Track], list[str]]:
@@ -151,6 +186,8 @@ def render_set(
     listener = listener or Listener()
     files, problems = collect_inputs(paths)
     check_output_path(out, files)
+    files, copies = distinct_audio(files)
+    problems += copies
     tracks, analysis_problems = analyze_files(files, settings, progress)
     problems += analysis_problems
     if not tracks:

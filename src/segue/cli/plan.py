@@ -128,7 +128,7 @@ def _load(
     paths: list[Path], features: Path | None, settings: Settings
 ) -> tuple[list[Track], list[str]]:
     """Tracks from the features file, then from analysing PATHS (cached)."""
-    from segue.pipeline import analyze_files, collect_inputs
+    from segue.pipeline import analyze_files, collect_inputs, distinct_audio
     from segue.sequencing.features_file import read_features_file
 
     tracks: list[Track] = []
@@ -143,6 +143,8 @@ def _load(
             if f.resolve() in known:
                 problems.append(f"{f}: also in {features}, planned once")
         files = [f for f in files if f.resolve() not in known]
+        files, copies = distinct_audio(files, once="planned once")
+        problems += copies
         if files:
             with progress_bar(TextColumn("Analysing"), BarColumn(), MofNCompleteColumn()) as bar:
                 task = bar.add_task("", total=len(files))
