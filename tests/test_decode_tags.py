@@ -81,6 +81,14 @@ def test_tags_and_file_name_fallbacks(tmp_path: Path) -> None:
     tags = read_tags(named)
     assert (tags.artist, tags.title) == ("Some Band", "Their Song")
 
+    for dash in ("\u2013", "\u2014"):  # an en or em dash, as music stores name files
+        dashed = tmp_path / f"Some Band {dash} Their Song.wav"
+        sf.write(dashed, _tone(22050, 1.0, 1), 22050)
+        assert (read_tags(dashed).artist, read_tags(dashed).title) == ("Some Band", "Their Song")
+    hyphenated = tmp_path / "Jay-Z-Song.wav"  # an unspaced hyphen is part of a name
+    sf.write(hyphenated, _tone(22050, 1.0, 1), 22050)
+    assert read_tags(hyphenated).artist == "Unknown artist"
+
     bare = tmp_path / "untitled_take.wav"
     sf.write(bare, _tone(22050, 1.0, 1), 22050)
     tags = read_tags(bare)

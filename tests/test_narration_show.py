@@ -64,6 +64,8 @@ def test_artists_and_placeholders_fall_back_to_the_file_name() -> None:
     assert spoken_artist("AC/DC") == ("AC/DC", "")
     path = "/music/01. Nina%20Simone - Feeling_Good [HQ].flac"
     assert filename_tags(path) == ("Nina Simone", "Feeling Good")
+    assert filename_tags("/m/Nina Simone \u2013 Feeling Good [Official Video].mp4") == (
+        "Nina Simone", "Feeling Good")
     assert spoken_title("Track 07", path=path) == ("Feeling Good", "")
     assert spoken_title("", path=path) == ("Feeling Good", "")
     assert spoken_artist("Unknown Artist", path=path) == ("Nina Simone", "")

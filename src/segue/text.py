@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 #: Python keeps each byte of a file name that is not UTF-8 as a lone surrogate
@@ -34,3 +35,20 @@ def one_line(text: str) -> str:
 def cut(text: str, limit: int) -> str:
     """``text`` at most ``limit`` characters long, a cut one ending in "…"."""
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+#: What separates artist from title in a file name: a hyphen or a dash, spaced.
+_ARTIST_TITLE = re.compile(r"\s+[-\u2013\u2014]\s+")
+
+
+def split_artist_title(stem: str) -> tuple[str, str] | None:
+    """``("Artist", "Title")`` from ``"Artist - Title"`` (or an en or em dash), else ``None``.
+
+    Only the first separator splits (``"A - B - Live"`` is artist ``A``); both sides
+    must hold something.
+    """
+    parts = _ARTIST_TITLE.split(stem, maxsplit=1)
+    if len(parts) != 2:
+        return None
+    artist, title = parts[0].strip(), parts[1].strip()
+    return (artist, title) if artist and title else None

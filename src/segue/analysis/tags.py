@@ -9,7 +9,7 @@ from pathlib import Path
 import mutagen
 
 from segue.models import Tags
-from segue.text import cut, one_line
+from segue.text import cut, one_line, split_artist_title
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,5 @@ def _from_filename(path: Path) -> tuple[str, str]:
     """Guess (artist, title) from ``Artist - Title.ext``; artist may be unknown."""
     stem = re.sub(r"^\d{1,3}[\s._-]+", "", path.stem)  # drop a leading track number
     stem = clean_text(stem.replace("_", " ")) or clean_text(path.stem) or "Untitled"
-    if " - " in stem:
-        artist, title = stem.split(" - ", 1)
-        if artist.strip() and title.strip():
-            return artist.strip(), title.strip()
-    return "Unknown artist", stem
+    pair = split_artist_title(stem)
+    return pair if pair is not None else ("Unknown artist", stem)

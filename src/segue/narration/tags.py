@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from segue.narration.words import word_set
+from segue.text import split_artist_title
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _HTML = re.compile(r"<[^<>]{0,200}>|\{\{.{0,200}?\}\}|\{%.{0,200}?%\}")
@@ -161,10 +162,9 @@ def filename_tags(path: str | Path) -> tuple[str, str]:
     stem = re.sub(r"[_+]+|\.(?=\S)", " ", stem)
     stem = re.sub(r"\s*\(\d\)$", "", stem)  # "song (1)": a copy
     stem = _clean_name(_BITRATE.sub(" ", stem))
-    if " - " in stem:
-        artist, title = (s.strip() for s in stem.split(" - ", 1))
-        if artist and title:
-            return spoken_case(_clean_name(artist)), spoken_case(_clean_name(title))
+    pair = split_artist_title(stem)
+    if pair is not None:
+        return spoken_case(_clean_name(pair[0])), spoken_case(_clean_name(pair[1]))
     return "", spoken_case(stem)
 
 
