@@ -43,6 +43,21 @@ def test_unchanged_files_are_never_analysed_twice(synth_set: dict[str, Path],
         assert redo.ok and not redo.cached
 
 
+def test_a_renamed_untagged_file_is_named_by_its_new_name(tmp_path: Path) -> None:
+    from synthetic import SynthSpec, write_track
+
+    old = write_track(tmp_path / "track01.wav", SynthSpec(intro_bars=2, body_bars=4,
+                                                          outro_bars=2))  # fmt: skip
+    with AnalysisCache(tmp_path / "cache", "test-1") as cache:
+        (first,) = analyze_paths([old], jobs=1, cache=cache)
+        new = old.rename(tmp_path / "Some Band - Their Song.wav")  # the user fixed the name
+        (hit,) = analyze_paths([new], jobs=1, cache=cache)
+    assert first.track is not None and first.track.tags.title == "track01"
+    assert hit.cached and hit.track is not None
+    assert (hit.track.tags.artist, hit.track.tags.title) == ("Some Band", "Their Song")
+    assert hit.track.analysis == first.track.analysis  # the analysis itself is reused
+
+
 def test_a_file_name_that_is_not_utf8_is_cached_and_written_out(synth_set: dict[str, Path],
                                                                tmp_path: Path) -> None:
     from segue.mixing.encode import write_atomic

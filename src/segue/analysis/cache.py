@@ -1,7 +1,8 @@
 """A SQLite cache of analysis results keyed by content hash and analyser version.
 
 A file's key is the BLAKE2b hash of its bytes (streamed), so a renamed or copied
-file is still a hit and an edited one is a miss. Failures are stored too, with
+file is still a hit and an edited one is a miss; a hit under another path reads
+its tags again, since an untagged file's title and artist come from its name. Failures are stored too, with
 their error, so a broken file is not decoded again until its content changes.
 Results of an older :data:`~segue.analysis.analyze.ANALYZER_VERSION` are ignored.
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segue.analysis.tags import clean_text
+from segue.analysis.tags import clean_text, read_tags
 from segue.errors import SegueError
 from segue.models import Tags, Track, TrackAnalysis
 
@@ -141,7 +142,10 @@ class AnalysisCache:
             return None
         status, error, old_path, payload = row
         if status == "ok":
-            return CacheEntry("ok", track_from_dict(json.loads(payload), path=path), None)
+            track = track_from_dict(json.loads(payload), path=path)
+            if old_path != path:  # a copy or a rename: a title taken from the name moved too
+                track = dataclasses.replace(track, tags=read_tags(path))
+            return CacheEntry("ok", track, None)
         message = str(error)
         if message.startswith(f"{old_path}: "):
             message = f"{path}: {message[len(old_path) + 2 :]}"
