@@ -2,8 +2,9 @@
 
 A file's key is the BLAKE2b hash of its bytes (streamed), so a renamed or copied
 file is still a hit and an edited one is a miss; a hit under another path reads
-its tags again, since an untagged file's title and artist come from its name. Failures are stored too, with
-their error, so a broken file is not decoded again until its content changes.
+its tags again, since an untagged file's title and artist come from its name.
+Failures are stored too, with their error, so a broken file is not decoded again
+until its content changes.
 Results of an older :data:`~segue.analysis.analyze.ANALYZER_VERSION` are ignored.
 
 A ``(path, size, mtime)`` table remembers each file's hash, so unchanged files
