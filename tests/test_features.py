@@ -110,6 +110,32 @@ def test_first_and_last_sound_skip_padding() -> None:
     assert cues.last_sound_s == pytest.approx(2.0 + spec.duration_s, abs=0.3)
 
 
+def _cues_of(*parts: np.ndarray):  # type: ignore[no-untyped-def]
+    joined = np.concatenate(parts, axis=1).astype(np.float32)
+    return find_cues(frame_features(decimate(joined), SR // 4), joined.shape[1] / SR)
+
+
+def test_a_long_silence_ends_what_plays_a_short_pause_does_not() -> None:
+    song = synthesize(SynthSpec(intro_bars=2, body_bars=16, outro_bars=2, seed=1)).T
+    hidden = synthesize(SynthSpec(bpm=100, intro_bars=1, body_bars=4, outro_bars=1, seed=2)).T
+    gap = [np.zeros((2, round(s * SR))) for s in (40.0, 2.0, 8.0)]
+    # A hidden track after 40 s of silence would be dead air: the song alone plays.
+    cues = _cues_of(song, gap[0], hidden)
+    assert cues.first_sound_s == pytest.approx(0.0, abs=0.1)
+    assert cues.last_sound_s == pytest.approx(song.shape[1] / SR, abs=0.3)
+    # The same, the other way round: the longer stretch is the one that plays.
+    cues = _cues_of(hidden, gap[0], song)
+    assert cues.first_sound_s == pytest.approx(hidden.shape[1] / SR + 40.0, abs=0.1)
+    # A 2 s break is part of the song.
+    cues = _cues_of(song, gap[1], hidden)
+    assert cues.last_sound_s == pytest.approx((song.shape[1] + hidden.shape[1]) / SR + 2.0,
+                                              abs=0.3)  # fmt: skip
+    # Sparse sound whose silences are its own (no stretch holds half of it) plays whole.
+    hit = song[:, : round(4.0 * SR)]
+    cues = _cues_of(*[part for _ in range(4) for part in (hit, gap[2])], hit)
+    assert cues.last_sound_s == pytest.approx(5 * 4.0 + 4 * 8.0, abs=0.3)
+
+
 def test_analysis_orders_energy_and_measures_loudness() -> None:
     loud = synthesize(SynthSpec(intro_bars=0, body_bars=8, outro_bars=0)).T
     quiet = loud * 10 ** (-12 / 20)

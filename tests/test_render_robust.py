@@ -45,6 +45,23 @@ def test_mono_8k_96k_and_multichannel_inputs_render(tmp_path: Path) -> None:
     assert np.sqrt(np.mean(audio**2)) > 0.05  # every part is audible, none silent
 
 
+def test_a_hidden_track_after_a_long_silence_is_no_dead_air(tmp_path: Path) -> None:
+    song = synthesize(SPEC)
+    hidden = synthesize(SynthSpec(**{**SPEC.__dict__, "bpm": 100, "seed": 4}))[: 8 * 44100]
+    sf.write(tmp_path / "album.flac", np.concatenate([song, np.zeros((30 * 44100, 2)), hidden]),
+             44100)  # fmt: skip
+    files = [tmp_path / "album.flac", _write(tmp_path / "next.flac", 44100, 2)]
+    out = tmp_path / "mix.wav"
+    render_set(files, out, listener=Listener(talk_level="off"), settings=Settings())
+    audio, sr = sf.read(out)
+    level = np.sqrt(np.mean(audio[: len(audio) // sr * sr].reshape(-1, sr // 10, 2) ** 2,
+                            axis=(1, 2)))  # fmt: skip
+    quiet = np.flatnonzero(level < 10 ** (-50 / 20))
+    runs = np.split(quiet, np.flatnonzero(np.diff(quiet) > 1) + 1) if len(quiet) else []
+    inner = [r for r in runs if r[0] > 0 and r[-1] < len(level) - 30]  # not the final fade
+    assert max((len(r) / 10 for r in inner), default=0.0) < 1.0
+
+
 def test_a_failed_line_is_dropped_and_the_music_plays_on(tmp_path: Path) -> None:
     files = [_write(tmp_path / f"{i}.wav", 44100, 2, SynthSpec(**{**SPEC.__dict__, "seed": i}))
              for i in range(3)]

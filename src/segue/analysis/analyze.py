@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 #: Bump when any analysis result would change: cached results of older versions are redone.
 #: Without the speech detector the vocal onsets differ, so those results are kept apart
 #: (and keep their version when only the detector's side changes).
-ANALYZER_VERSION = "3.5" if speech.model_path() is not None else "3.5-dsp"
+ANALYZER_VERSION = "3.6" if speech.model_path() is not None else "3.6-dsp"
 #: Shorter audio carries too little music to mix.
 MIN_DURATION_S = 5.0
 

@@ -30,6 +30,8 @@ from segue.analysis.spectral import Frames
 F64 = npt.NDArray[np.float64]
 
 SILENCE_DB = -60.0
+#: A silence at least this long inside a track ends what plays (see :func:`sounding_span`).
+MAX_PAUSE_S = 6.0
 ARRIVAL_DROP_DB = 3.0
 #: A novelty peak counts as a boundary above this (the novelty is scaled to 0–1).
 NOVELTY_THRESHOLD = 0.3
@@ -490,6 +492,28 @@ def _sections(frames: Frames, level: F64, first: float, last: float, bar_s: floa
     return intro_end, _boundary(drops, late[-1] if late else None, departure)
 
 
+def sounding_span(rms_db: npt.NDArray[np.float32], fps: float) -> npt.NDArray[np.intp]:
+    """The audible frames of what plays: the longest stretch of sound between long silences.
+
+    A silence of :data:`MAX_PAUSE_S` or more inside a file (a hidden track after
+    minutes of nothing, two songs in one file) would be dead air on the radio, so
+    only the longest stretch plays; a pause shorter than that is part of the song.
+    When no stretch holds half the sound, the silences are the music's own (a
+    sparse piece) and all of it plays. Empty when nothing is audible.
+    """
+    audible = np.flatnonzero(rms_db > SILENCE_DB)
+    if len(audible) < 2:
+        return audible
+    breaks = np.flatnonzero(np.diff(audible) > MAX_PAUSE_S * fps)
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(audible) - 1]])
+    longest = int(np.argmax(audible[ends] - audible[starts]))
+    if ends[longest] - starts[longest] + 1 < len(audible) / 2:
+        return audible
+    out: npt.NDArray[np.intp] = audible[starts[longest] : ends[longest] + 1]
+    return out
+
+
 def find_cues(
     frames: Frames,
     duration_s: float,
@@ -515,7 +539,7 @@ def find_cues(
     """
     fps = frames.fps
     times = frames.times_s
-    audible = np.flatnonzero(frames.rms_db > SILENCE_DB)
+    audible = sounding_span(frames.rms_db, fps)
     if len(audible) == 0:
         return Cues(0.0, duration_s, 0.0, duration_s)
     first = float(times[audible[0]])
