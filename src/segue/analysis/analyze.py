@@ -3,7 +3,11 @@
 The file is decoded once, in chunks, at 44.1 or 48 kHz stereo. Each chunk feeds
 the loudness meter (K-weighted energies, true peak) and a mono 4:1 decimator; the
 features (tempo, key, cues, energy, timbre) then work on the 11–12 kHz mono signal
-through one STFT. Memory grows with the mono signal only (about 2.6 MB a minute).
+through one STFT. Memory grows with the length of the file: the mono signal (2.6 MB
+a minute) and the per-frame features (about 1 MB a minute) are kept; the STFT runs
+in blocks and nothing is copied whole, so a two-hour file peaks at about 930 MB
+(1.2 GB before session 9, when the signal was padded whole for each STFT, the
+timbre copied the whole spectrum twice and freed temporaries stayed resident).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from segue import heap
 from segue.analysis import features, key, spectral, speech, structure, tempo
 from segue.analysis.decode import check_complete, iter_chunks, measurement_rate, source_rate
 from segue.analysis.loudness import LoudnessMeter, LoudnessResult
@@ -30,6 +35,10 @@ log = logging.getLogger(__name__)
 ANALYZER_VERSION = "3.6" if speech.model_path() is not None else "3.6-dsp"
 #: Shorter audio carries too little music to mix.
 MIN_DURATION_S = 5.0
+#: Decoded chunks (about 6 s each) between two heap trims while a file is measured, and
+#: the length from which the stages after it trim too (see :func:`_release`).
+TRIM_EVERY_CHUNKS = 50
+TRIM_FROM_S = 600.0
 
 
 def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<samples>"
@@ -48,13 +57,16 @@ def analyze_chunks(chunks: Iterable[FloatArray], sr: int, *, name: str = "<sampl
     loud, mono, duration = _measure(chunks, sr, name)
     fsr = sr // spectral.DECIMATION
     frames = spectral.frame_features(mono, fsr)
+    _release(duration)
     low_accent = frames.onset_low / max(float(frames.onset_low.std()), 1e-9)
     beat = tempo.estimate_tempo(frames.onset, frames.fps, onset_low=frames.onset_low,
                                 onset_mid=frames.onset_mid, onset_high=frames.onset_high,
                                 accent=low_accent)
     chroma = spectral.chromagram(mono, fsr)
     k = key.estimate_key(chroma)
+    _release(duration)
     cues = _cues(frames, mono, fsr, duration, beat)
+    _release(duration)
     curve = features.energy_curve(frames, loud.short_term_lufs)
     return TrackAnalysis(
         duration_s=round(duration, 3),
@@ -94,21 +106,37 @@ def _measure(chunks: Iterable[FloatArray], sr: int, name: str
     meter: LoudnessMeter | None = None
     decimator = spectral.Decimator()
     n = 0
-    for chunk in chunks:
+    for i, chunk in enumerate(chunks, start=1):
         if meter is None:
             meter = LoudnessMeter(sr, channels=chunk.shape[0])
         meter.update(chunk)
         decimator.update(chunk)
         n += chunk.shape[1]
+        if i % TRIM_EVERY_CHUNKS == 0:  # a long file: keep the heap from fragmenting upward
+            heap.trim()
     duration = n / sr
     if meter is None or duration < MIN_DURATION_S:
         raise AnalysisError(f"{name}: too short to mix ({duration:.1f} s < {MIN_DURATION_S:.0f} s)")
     loud = meter.result()
+    mono = decimator.result()
+    del decimator
+    _release(duration)
     if loud.sample_peak_dbfs < -80.0:
         raise AnalysisError(f"{name}: silent (peak below -80 dBFS)")
     if not np.isfinite(loud.integrated_lufs):
         raise AnalysisError(f"{name}: silent (no block above the -70 LUFS gate)")
-    return loud, decimator.result(), duration
+    return loud, mono, duration
+
+
+def _release(duration_s: float) -> None:
+    """After a stage of a long file, hand its freed temporaries back (:mod:`segue.heap`).
+
+    Each stage frees block-sized temporaries between the arrays it keeps; on a
+    two-hour file that left hundreds of MB resident. A short file's stages reuse
+    those pages, and trimming them would only cost the page faults.
+    """
+    if duration_s >= TRIM_FROM_S:
+        heap.trim()
 
 
 def _cues(frames: spectral.Frames, mono: FloatArray, fsr: int, duration: float,

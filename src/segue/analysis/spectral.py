@@ -17,6 +17,7 @@ import numpy.typing as npt
 from scipy import fft as sfft
 from scipy import signal
 
+from segue import heap
 from segue.models import FloatArray
 
 F32 = npt.NDArray[np.float32]
@@ -83,10 +84,25 @@ class Decimator:
         self._parts.append(out[start : start + len(mono) // DECIMATION].astype(np.float32))
 
     def result(self) -> F32:
-        """The decimated signal so far, aligned with the input (delay compensated)."""
-        y = np.concatenate(self._parts) if self._parts else np.zeros(0, dtype=np.float32)
-        delay = (len(self._h) - 1) // 2 // DECIMATION
-        out: F32 = np.concatenate([y[delay:], np.zeros(min(delay, len(y)), dtype=np.float32)])
+        """The decimated signal, aligned with the input (delay compensated); call it once.
+
+        The parts are copied into one array and let go one by one (their pages
+        handed back, see :mod:`segue.heap`), so a long file (two hours: 300 MB at
+        11 kHz) is held about once, not three times.
+        """
+        n = sum(len(part) for part in self._parts)
+        delay = min((len(self._h) - 1) // 2 // DECIMATION, n)
+        out: F32 = np.empty(n, dtype=np.float32)
+        at = -delay
+        self._parts.reverse()
+        while self._parts:
+            part = self._parts.pop()
+            lo = max(0, -at)
+            out[at + lo : at + len(part)] = part[lo:]
+            at += len(part)
+            if len(self._parts) % 256 == 0:  # the copied parts' pages go back as we go
+                heap.trim()
+        out[n - delay :] = 0.0
         return out
 
 
@@ -139,12 +155,19 @@ def chroma_filterbank(sr: int, n_fft: int, *, fmin_hz: float = CHROMA_FMIN_HZ,
     return out
 
 
-def _frames(y: F32, n_fft: int, hop: int) -> F32:
-    """Centred frames of ``y`` (zero padded), shape ``(n_frames, n_fft)``, a strided view."""
-    pad = n_fft // 2
-    yp = np.concatenate([np.zeros(pad, np.float32), y, np.zeros(pad, np.float32)])
-    n_frames = 1 + (len(yp) - n_fft) // hop if len(yp) >= n_fft else 0
-    view: F32 = np.lib.stride_tricks.sliding_window_view(yp, n_fft)[::hop][:n_frames]
+def _block(y: F32, n_fft: int, hop: int, first: int, count: int) -> F32:
+    """Frames ``first .. first + count`` of the centred (zero-padded) STFT framing of ``y``.
+
+    Shape ``(count, n_fft)``, a strided view of a copy of just the samples they
+    cover, so a long signal is never padded (copied) whole.
+    """
+    lo = first * hop - n_fft // 2  # the block's first sample, before the padding
+    hi = lo + (count - 1) * hop + n_fft
+    seg = np.zeros(hi - lo, np.float32)
+    a, b = max(lo, 0), min(hi, len(y))
+    if b > a:
+        seg[a - lo : b - lo] = y[a:b]
+    view: F32 = np.lib.stride_tricks.sliding_window_view(seg, n_fft)[::hop][:count]
     return view
 
 
@@ -153,13 +176,16 @@ def power_spectrogram_blocks(
 ) -> Iterator[tuple[int, F32]]:
     """Hann-windowed power spectra of ``y`` in blocks: ``[(first_frame, power), ...]``.
 
-    Each ``power`` has shape ``(frames, n_fft//2+1)``, float32. Use it as an iterator
+    Frames are centred (``y`` zero-padded by ``n_fft // 2`` at both ends). Each
+    ``power`` has shape ``(frames, n_fft//2+1)``, float32. Use it as an iterator
     over a long signal; nothing is kept between blocks.
     """
-    frames = _frames(y, n_fft, hop)
+    padded = len(y) + 2 * (n_fft // 2)
+    n_frames = 1 + (padded - n_fft) // hop if padded >= n_fft else 0
     window = signal.get_window("hann", n_fft).astype(np.float32)
-    for start in range(0, len(frames), block_frames):
-        spec = sfft.rfft(frames[start : start + block_frames] * window, axis=1)
+    for start in range(0, n_frames, block_frames):
+        frames = _block(y, n_fft, hop, start, min(block_frames, n_frames - start))
+        spec = sfft.rfft(frames * window, axis=1)
         power: F32 = (spec.real**2 + spec.imag**2).astype(np.float32)
         yield start, power
 
@@ -300,12 +326,16 @@ def frame_features(y: F32, sr: int) -> Frames:
     corr = np.concatenate([np.zeros((1, glides[0][1].shape[1]), np.float32),
                            *(g[1] for g in glides)])
     mel_db = np.concatenate(mels)
+    del mels  # a long file holds the log-mel spectrum a few times over at most
     # Flux with a floor 60 dB under the loudest band so noise in silence adds nothing.
-    floored = np.maximum(mel_db, mel_db.max() - 60.0)
-    flux = np.maximum(0.0, np.diff(floored, axis=0, prepend=floored[:1]))
+    flux = np.maximum(mel_db, mel_db.max() - 60.0)
+    flux[1:] = np.diff(flux, axis=0)
+    flux[0] = 0.0
+    np.maximum(flux, 0.0, out=flux)
 
     def band(mask: npt.NDArray[np.bool_]) -> F32:
-        out: F32 = flux[:, mask].mean(axis=1).astype(np.float32) if mask.any() else flux[:, 0]
+        weights = (mask / mask.sum() if mask.any() else np.eye(len(mask))[0]).astype(np.float32)
+        out: F32 = (flux @ weights).astype(np.float32)
         return out
 
     return Frames(
